@@ -1,0 +1,344 @@
+// Package stack starts the system under test in containers: one private Docker
+// network per stack, named volumes tagged with a failure domain, PostgreSQL and the
+// sync server, each waited on for real readiness. Every object it makes carries the
+// run's labels; Run.Close removes them all, and Sweep removes what a crashed earlier
+// run left behind. It never acts on an object without the run's labels.
+package stack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/firedrill/firedrill/harness/engine"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+)
+
+// The labels firedrill puts on every Docker object it makes.
+const (
+	// LabelProject marks an object as firedrill's; nothing else is ever touched.
+	LabelProject = "io.firedrill"
+	// LabelRun names the run that made the object.
+	LabelRun = "io.firedrill.run"
+	// LabelOwner is "<host>/<pid>/<start>" of the process that made the object; the
+	// sweeper removes objects whose owner process is gone.
+	LabelOwner = "io.firedrill.owner"
+	// LabelRole says what a container or volume is for: postgres, syncd, backup, ...
+	LabelRole = "io.firedrill.role"
+	// LabelDomain is a volume's failure domain, e.g. san-a: the storage a fault may
+	// take down as a whole.
+	LabelDomain = "io.firedrill.failure-domain"
+)
+
+// The failure domains of the reference stack: the database's storage and another
+// one, independent of it, for backups.
+const (
+	DomainSANA = "san-a"
+	DomainSANB = "san-b"
+)
+
+// Run is one drill's claim on the Docker Engine: every container, network and volume
+// it makes carries its labels, and Close removes them all.
+type Run struct {
+	ID     string
+	Docker *testcontainers.DockerClient
+	owner  string
+
+	mu         sync.Mutex
+	containers []testcontainers.Container
+	closed     bool
+}
+
+// NewRun connects to Docker, sweeps what crashed earlier runs left, and returns a new
+// run with a fresh id. Close it when done (also after a failure).
+func NewRun(ctx context.Context) (*Run, error) {
+	cli, err := engine.Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Sweep(ctx, cli); err != nil {
+		return nil, err
+	}
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("generate run id: %w", err)
+	}
+	id := "fd-" + time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+	return &Run{ID: id, Docker: cli, owner: ownerID()}, nil
+}
+
+// Labels returns the labels for an object of this run with the given role.
+func (r *Run) Labels(role string) map[string]string {
+	return map[string]string{
+		LabelProject: "true",
+		LabelRun:     r.ID,
+		LabelOwner:   r.owner,
+		LabelRole:    role,
+	}
+}
+
+// Name returns a Docker object name unique to this run, e.g. "fd-2026...-ab12-postgres".
+func (r *Run) Name(suffix string) string { return r.ID + "-" + suffix }
+
+// Owns reports whether the labels mark an object of this run.
+func (r *Run) Owns(labels map[string]string) bool {
+	return labels[LabelProject] == "true" && labels[LabelRun] == r.ID
+}
+
+// track remembers a container so that Close can collect its logs first.
+func (r *Run) track(c testcontainers.Container) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.containers = append(r.containers, c)
+}
+
+// Volume is a named Docker volume in a failure domain.
+type Volume struct {
+	Name   string
+	Domain string
+	Role   string
+}
+
+// Mount returns the mount of this volume at target.
+func (v Volume) Mount(target string, readOnly bool) mount.Mount {
+	return mount.Mount{Type: mount.TypeVolume, Source: v.Name, Target: target, ReadOnly: readOnly}
+}
+
+// CreateVolume makes a labelled volume for role in the failure domain.
+func (r *Run) CreateVolume(ctx context.Context, role, domain string) (Volume, error) {
+	labels := r.Labels(role)
+	labels[LabelDomain] = domain
+	v := Volume{Name: r.Name(role + "-" + domain), Domain: domain, Role: role}
+	if _, err := r.Docker.VolumeCreate(ctx, client.VolumeCreateOptions{Name: v.Name, Labels: labels}); err != nil {
+		return Volume{}, fmt.Errorf("create volume %s: %w", v.Name, err)
+	}
+	return v, nil
+}
+
+// Volumes lists this run's volumes, optionally only those in one failure domain.
+func (r *Run) Volumes(ctx context.Context, domain string) ([]Volume, error) {
+	f := make(client.Filters).Add("label", LabelRun+"="+r.ID)
+	if domain != "" {
+		f.Add("label", LabelDomain+"="+domain)
+	}
+	res, err := r.Docker.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list volumes: %w", err)
+	}
+	var out []Volume
+	for _, v := range res.Items {
+		if !r.Owns(v.Labels) {
+			continue
+		}
+		out = append(out, Volume{Name: v.Name, Domain: v.Labels[LabelDomain], Role: v.Labels[LabelRole]})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// CreateNetwork makes a labelled private bridge network for a stack.
+func (r *Run) CreateNetwork(ctx context.Context, suffix string) (string, error) {
+	name := r.Name(suffix)
+	if _, err := r.Docker.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: r.Labels("network")}); err != nil {
+		return "", fmt.Errorf("create network %s: %w", name, err)
+	}
+	return name, nil
+}
+
+// CollectLogs writes the logs of every container this run started into dir, one
+// file per container, for the report of a failed run.
+func (r *Run) CollectLogs(ctx context.Context, dir string) error {
+	r.mu.Lock()
+	containers := append([]testcontainers.Container(nil), r.containers...)
+	r.mu.Unlock()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create log dir: %w", err)
+	}
+	var errs []error
+	for _, c := range containers {
+		name, err := c.Name(ctx)
+		if err != nil {
+			continue // already removed
+		}
+		rc, err := c.Logs(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read logs of %s: %w", name, err))
+			continue
+		}
+		f, err := os.Create(filepath.Join(dir, strings.TrimPrefix(name, "/")+".log"))
+		if err == nil {
+			_, err = io.Copy(f, rc)
+			f.Close()
+		}
+		rc.Close()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("write logs of %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close removes every container, network and volume labelled with this run,
+// whether this process made it through this Run or a fault or restore did. It is
+// safe to call more than once and after a failed start.
+func (r *Run) Close(ctx context.Context) error {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	_, err := removeLabelled(ctx, r.Docker, LabelRun+"="+r.ID)
+	return err
+}
+
+// removeLabelled force-removes the containers, then networks, then volumes that carry
+// the label filter (and firedrill's project label), and returns how many it removed.
+func removeLabelled(ctx context.Context, cli *testcontainers.DockerClient, filter string) (int, error) {
+	f := make(client.Filters).Add("label", LabelProject+"=true").Add("label", filter)
+	var errs []error
+	n := 0
+	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return n, fmt.Errorf("list containers: %w", err)
+	}
+	for _, c := range cs.Items {
+		if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove container %s: %w", c.ID[:12], err))
+			continue
+		}
+		n++
+	}
+	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err != nil {
+		return n, fmt.Errorf("list networks: %w", err)
+	}
+	for _, nw := range ns.Items {
+		if _, err := cli.NetworkRemove(ctx, nw.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove network %s: %w", nw.Name, err))
+			continue
+		}
+		n++
+	}
+	vs, err := cli.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	if err != nil {
+		return n, fmt.Errorf("list volumes: %w", err)
+	}
+	for _, v := range vs.Items {
+		if _, err := cli.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove volume %s: %w", v.Name, err))
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
+
+func isNotFound(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "No such") || strings.Contains(err.Error(), "not found"))
+}
+
+// Sweep removes the objects of firedrill runs whose owning process is gone: a run
+// killed by a timeout, a panic or Ctrl-C before it could clean up. Runs owned by a
+// live process (another drill, here or in a parallel test) are left alone, as are
+// objects made from another host sharing this daemon.
+func Sweep(ctx context.Context, cli *testcontainers.DockerClient) (int, error) {
+	owners := map[string]bool{}
+	f := make(client.Filters).Add("label", LabelProject+"=true")
+	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return 0, fmt.Errorf("list containers: %w", err)
+	}
+	for _, c := range cs.Items {
+		owners[c.Labels[LabelOwner]] = true
+	}
+	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err != nil {
+		return 0, fmt.Errorf("list networks: %w", err)
+	}
+	for _, n := range ns.Items {
+		owners[n.Labels[LabelOwner]] = true
+	}
+	vs, err := cli.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	if err != nil {
+		return 0, fmt.Errorf("list volumes: %w", err)
+	}
+	for _, v := range vs.Items {
+		owners[v.Labels[LabelOwner]] = true
+	}
+	total := 0
+	var errs []error
+	for owner := range owners {
+		if owner == "" || ownerAlive(owner) {
+			continue
+		}
+		n, err := removeLabelled(ctx, cli, LabelOwner+"="+owner)
+		total += n
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return total, errors.Join(errs...)
+}
+
+// ownerID identifies this process across pid reuse: host, pid and start time.
+func ownerID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), processStart(os.Getpid()))
+}
+
+// ownerAlive reports whether the process named by an owner label still runs. An
+// owner on another host is presumed alive: its start token means nothing here.
+func ownerAlive(owner string) bool {
+	parts := strings.SplitN(owner, "/", 3)
+	if len(parts) != 3 {
+		return false
+	}
+	host, _ := os.Hostname()
+	if parts[0] != host {
+		return true
+	}
+	pid, err := strconv.Atoi(parts[1])
+	if err != nil {
+		return false
+	}
+	return processStart(pid) == parts[2] && parts[2] != ""
+}
+
+// processStart returns a token for when a process started ("" when no such process
+// exists), so that a reused pid is not mistaken for the owner. On Linux it is the
+// start time in clock ticks since boot (/proc/<pid>/stat, field 22); elsewhere it is
+// "0" for any live process.
+func processStart(pid int) string {
+	if runtime.GOOS != "linux" {
+		if syscall.Kill(pid, 0) == nil || errors.Is(syscall.Kill(pid, 0), syscall.EPERM) {
+			return "0"
+		}
+		return ""
+	}
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return ""
+	}
+	// The command name (field 2) may hold spaces and parentheses: count from the last ")".
+	rest := string(b)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	fields := strings.Fields(rest)
+	if len(fields) < 20 {
+		return ""
+	}
+	return fields[19] // field 22 overall: starttime
+}

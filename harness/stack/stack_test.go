@@ -1,0 +1,102 @@
+package stack_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/firedrill/firedrill/harness/stack"
+	"github.com/firedrill/firedrill/harness/stack/stacktest"
+	"github.com/jackc/pgx/v5"
+	"github.com/moby/moby/client"
+)
+
+func TestMain(m *testing.M) { os.Exit(stacktest.Main(m)) }
+
+func TestPostgresHasChecksumsAndReplicationRole(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, stacktest.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var checksums string
+	if err := conn.QueryRow(ctx, "SHOW data_checksums").Scan(&checksums); err != nil {
+		t.Fatal(err)
+	}
+	if checksums != "on" {
+		t.Errorf("data_checksums = %q, want on", checksums)
+	}
+	var repl bool
+	if err := conn.QueryRow(ctx, "SELECT rolreplication FROM pg_roles WHERE rolname = 'replicator'").Scan(&repl); err != nil {
+		t.Fatalf("find replication role: %v", err)
+	}
+	if !repl {
+		t.Error("role replicator cannot replicate")
+	}
+	var level string
+	if err := conn.QueryRow(ctx, "SHOW wal_level").Scan(&level); err != nil {
+		t.Fatal(err)
+	}
+	if level != "replica" {
+		t.Errorf("wal_level = %q, want replica", level)
+	}
+}
+
+func TestPostgresDataLivesInSANA(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run := stacktest.Run(t)
+	p := stacktest.SharedPostgres(t)
+	vols, err := run.Volumes(ctx, stack.DomainSANA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, v := range vols {
+		if v.Name == p.Data.Name {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("data volume %s not among san-a volumes %v", p.Data.Name, vols)
+	}
+}
+
+// TestRunCloseRemovesEverythingAndOnlyItsOwn starts a second run beside a decoy
+// volume of another run and checks that Close removes its own objects only.
+func TestRunCloseRemovesEverythingAndOnlyItsOwn(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	decoyRun := stacktest.Run(t)
+	decoy, err := decoyRun.CreateVolume(ctx, "decoy", stack.DomainSANB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := stack.NewRun(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw, err := run.CreateNetwork(ctx, "closetest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stack.RunPostgres(ctx, run, nw); err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Close(ctx); err != nil {
+		t.Fatalf("close run: %v", err)
+	}
+	f := make(client.Filters).Add("label", stack.LabelRun+"="+run.ID)
+	cs, _ := run.Docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	ns, _ := run.Docker.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	vs, _ := run.Docker.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	if len(cs.Items)+len(ns.Items)+len(vs.Items) != 0 {
+		t.Errorf("after Close: %d containers, %d networks, %d volumes remain", len(cs.Items), len(ns.Items), len(vs.Items))
+	}
+	if _, err := run.Docker.VolumeInspect(ctx, decoy.Name, client.VolumeInspectOptions{}); err != nil {
+		t.Errorf("Close of one run removed another run's volume %s: %v", decoy.Name, err)
+	}
+}
