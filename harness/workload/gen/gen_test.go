@@ -1,0 +1,308 @@
+package gen
+
+import (
+	"bytes"
+	"encoding/json"
+	"image/jpeg"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/emersion/go-ical"
+	"github.com/emersion/go-vcard"
+
+	"github.com/firedrill/firedrill/harness/model"
+	"github.com/firedrill/firedrill/harness/workload/profile"
+)
+
+func loadProfile(t *testing.T, name string) *profile.Profile {
+	t.Helper()
+	p, err := profile.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDeterministic(t *testing.T) {
+	p := loadProfile(t, "tiny")
+	a, b := New(42, p), New(42, p)
+	other := New(43, p)
+	for _, k := range model.Kinds {
+		for v := 0; v < 3; v++ {
+			x, y := a.Item("alice", k, 1, v), b.Item("alice", k, 1, v)
+			if !bytes.Equal(x.Body, y.Body) || x.Name != y.Name {
+				t.Errorf("%v v%d: same seed, user, index and version gave different items", k, v)
+			}
+			if z := other.Item("alice", k, 1, v); bytes.Equal(x.Body, z.Body) {
+				t.Errorf("%v v%d: seeds 42 and 43 gave the same bytes", k, v)
+			}
+			if z := a.Item("bob", k, 1, v); bytes.Equal(x.Body, z.Body) {
+				t.Errorf("%v v%d: users alice and bob got the same bytes", k, v)
+			}
+		}
+		if v0, v1 := a.Item("alice", k, 1, 0), a.Item("alice", k, 1, 1); bytes.Equal(v0.Body, v1.Body) || v0.Name != v1.Name {
+			t.Errorf("%v: versions 0 and 1 must keep the name and change the bytes", k)
+		}
+	}
+	// A late version regenerates on its own: generating earlier versions first
+	// changes nothing.
+	fresh := New(42, p).Item("carol", model.KindNote, 3, 5)
+	for v := 0; v < 5; v++ {
+		a.Item("carol", model.KindNote, 3, v)
+	}
+	if again := a.Item("carol", model.KindNote, 3, 5); !bytes.Equal(fresh.Body, again.Body) {
+		t.Error("version 5 depends on what was generated before it")
+	}
+	pa, pb := a.Plan("alice"), b.Plan("alice")
+	if len(pa.Ops) != len(pb.Ops) || pa.Devices != pb.Devices {
+		t.Fatal("same seed gave different plans")
+	}
+	for i := range pa.Ops {
+		if pa.Ops[i] != pb.Ops[i] {
+			t.Fatalf("plan op %d differs: %+v vs %+v", i, pa.Ops[i], pb.Ops[i])
+		}
+	}
+}
+
+func TestContactsParse(t *testing.T) {
+	p := loadProfile(t, "tiny")
+	g := New(7, p)
+	var v3, v4, photos, nonASCII int
+	for i := 0; i < 300; i++ {
+		it := g.Item("user", model.KindContact, i, i%3)
+		card, err := vcard.NewDecoder(bytes.NewReader(it.Body)).Decode()
+		if err != nil {
+			t.Fatalf("contact %d does not parse: %v\n%s", i, err, it.Body)
+		}
+		switch card.Value(vcard.FieldVersion) {
+		case "3.0":
+			v3++
+		case "4.0":
+			v4++
+		default:
+			t.Fatalf("contact %d: VERSION %q", i, card.Value(vcard.FieldVersion))
+		}
+		fn := card.PreferredValue(vcard.FieldFormattedName)
+		if fn == "" || card.Name() == nil {
+			t.Errorf("contact %d: no FN or N", i)
+		}
+		if strings.ContainsFunc(fn, func(r rune) bool { return r > 0x7f }) {
+			nonASCII++
+		}
+		if len(card[vcard.FieldTelephone]) < 1 || len(card[vcard.FieldEmail]) < 1 {
+			t.Errorf("contact %d: want at least one TEL and EMAIL", i)
+		}
+		uid := strings.TrimPrefix(card.Value(vcard.FieldUID), "urn:uuid:")
+		if it.Name != uid+".vcf" {
+			t.Errorf("contact %d: name %q does not follow UID %q", i, it.Name, uid)
+		}
+		if card.Get(vcard.FieldPhoto) != nil {
+			photos++
+		}
+		for _, line := range strings.Split(string(it.Body), "\r\n") {
+			if len(line) > 75 {
+				t.Fatalf("contact %d: unfolded line of %d octets", i, len(line))
+			}
+			if !utf8.ValidString(line) {
+				t.Fatalf("contact %d: folding split a UTF-8 sequence: %q", i, line)
+			}
+		}
+	}
+	if v3 == 0 || v4 == 0 || photos == 0 || nonASCII < 100 {
+		t.Errorf("want a mix: vCard 3.0 %d, 4.0 %d, with photo %d, non-ASCII names %d of 300", v3, v4, photos, nonASCII)
+	}
+}
+
+func TestCalendarParse(t *testing.T) {
+	p := loadProfile(t, "tiny")
+	g := New(9, p)
+	seen := map[string]int{}
+	for _, k := range []model.Kind{model.KindEvent, model.KindTodo, model.KindNote} {
+		want := map[model.Kind]string{model.KindEvent: ical.CompEvent, model.KindTodo: ical.CompToDo, model.KindNote: ical.CompJournal}[k]
+		for i := 0; i < 200; i++ {
+			it := g.Item("user", k, i, i%2)
+			cal, err := ical.NewDecoder(bytes.NewReader(it.Body)).Decode()
+			if err != nil {
+				t.Fatalf("%v %d does not parse: %v\n%s", k, i, err, it.Body)
+			}
+			var comps int
+			for _, c := range cal.Children {
+				switch c.Name {
+				case ical.CompTimezone:
+					seen["vtimezone"]++
+				case want:
+					comps++
+					if c.Props.Get(ical.PropUID) == nil || c.Props.Get(ical.PropDateTimeStamp) == nil {
+						t.Errorf("%v %d: component without UID or DTSTAMP", k, i)
+					}
+					if c.Props.Get(ical.PropRecurrenceID) != nil {
+						seen["exception"]++
+					}
+					if c.Props.Get(ical.PropRecurrenceRule) != nil {
+						seen["rrule"]++
+					}
+					if d := c.Props.Get(ical.PropDateTimeStart); d != nil && d.ValueType() == ical.ValueDate && k == model.KindEvent {
+						seen["allday"]++
+					}
+					if c.Props.Get(ical.PropCompleted) != nil {
+						seen["completed"]++
+					}
+					if c.Props.Get(ical.PropDue) != nil {
+						seen["due"]++
+					}
+					if d := c.Props.Get(ical.PropDescription); d != nil && k == model.KindNote {
+						text, err := d.Text()
+						if err != nil {
+							t.Fatal(err)
+						}
+						if len(text) > profile.MaxNoteSize {
+							t.Errorf("note %d: DESCRIPTION of %d bytes, over 64 KiB", i, len(text))
+						}
+						seen["note-bytes"] = max(seen["note-bytes"], len(text))
+					}
+					// TZIDs refer to a VTIMEZONE in the same object.
+					for _, props := range c.Props {
+						for _, prop := range props {
+							if tz := prop.Params.Get(ical.ParamTimezoneID); tz != "" && !strings.Contains(string(it.Body), "TZID:"+tz+"\r\n") {
+								t.Errorf("%v %d: TZID %s without its VTIMEZONE", k, i, tz)
+							}
+						}
+					}
+				default:
+					t.Errorf("%v %d: unexpected component %s", k, i, c.Name)
+				}
+			}
+			if comps == 0 {
+				t.Errorf("%v %d: no %s", k, i, want)
+			}
+		}
+	}
+	for _, f := range []string{"vtimezone", "exception", "rrule", "allday", "completed", "due"} {
+		if seen[f] == 0 {
+			t.Errorf("no generated calendar object has %s", f)
+		}
+	}
+	if seen["note-bytes"] < 4<<10 {
+		t.Errorf("longest note is %d bytes: want the profile's long notes too", seen["note-bytes"])
+	}
+}
+
+func TestPhotoSizesAndJPEG(t *testing.T) {
+	p := loadProfile(t, "tiny")
+	g := New(3, p)
+	lo, hi := p.PhotoSizes[0].Min, p.PhotoSizes[len(p.PhotoSizes)-1].Max
+	for i := 0; i < 40; i++ {
+		it := g.Item("user", model.KindPhoto, i, 0)
+		if n := profile.ByteSize(len(it.Body)); n < lo || n > hi {
+			t.Errorf("photo %d: %d bytes, outside the profile's %v to %v", i, n, lo, hi)
+		}
+		if _, err := jpeg.Decode(bytes.NewReader(it.Body)); err != nil {
+			t.Errorf("photo %d (%d bytes) is not a decodable JPEG: %v", i, len(it.Body), err)
+		}
+	}
+	for _, n := range []int{3000, 65537 + 3000, 200000, 8 << 20} {
+		if b := jpegOfSize(Derive(1, "x"), n); len(b) != n {
+			t.Errorf("jpegOfSize(%d) gave %d bytes", n, len(b))
+		}
+	}
+}
+
+func TestAppData(t *testing.T) {
+	g := New(5, loadProfile(t, "tiny"))
+	names := map[string]bool{}
+	for i := 0; i < 8; i++ {
+		it := g.Item("user", model.KindAppData, i, 2)
+		var doc highScores
+		if err := json.Unmarshal(it.Body, &doc); err != nil {
+			t.Fatalf("appdata %d: %v", i, err)
+		}
+		if it.Name != doc.Game+"/highscores.json" || len(doc.Scores) == 0 {
+			t.Errorf("appdata %d: name %q, game %q, %d scores", i, it.Name, doc.Game, len(doc.Scores))
+		}
+		names[it.Name] = true
+	}
+	if len(names) != 8 {
+		t.Errorf("8 app data items share names: %v", names)
+	}
+}
+
+func TestPlan(t *testing.T) {
+	p := loadProfile(t, "small")
+	g := New(11, p)
+	var creates, updates, deletes int
+	for u := 0; u < 50; u++ {
+		plan := g.Plan("user" + itoa(u))
+		if plan.Devices < p.Devices.Min || plan.Devices > p.Devices.Max {
+			t.Fatalf("plan has %d devices, profile says %+v", plan.Devices, p.Devices)
+		}
+		type state struct {
+			version, device int
+			deleted         bool
+		}
+		items := map[string]*state{}
+		for _, op := range plan.Ops {
+			key := op.Kind.String() + itoa(op.Index)
+			st := items[key]
+			switch op.Op {
+			case Create:
+				creates++
+				if st != nil {
+					t.Fatalf("%s created twice", key)
+				}
+				items[key] = &state{device: op.Device}
+			case Update, Delete:
+				if st == nil || st.deleted {
+					t.Fatalf("%v of %s before its create or after its delete", op.Op, key)
+				}
+				if st.device != op.Device {
+					t.Fatalf("%s touched by devices %d and %d", key, st.device, op.Device)
+				}
+				if op.Op == Update {
+					updates++
+					if op.Version != st.version+1 {
+						t.Fatalf("%s updated to version %d after %d", key, op.Version, st.version)
+					}
+					st.version = op.Version
+				} else {
+					deletes++
+					st.deleted = true
+				}
+			}
+		}
+		for k, n := range plan.Counts {
+			if r := p.ItemRange(k); n < r.Min || n > r.Max {
+				t.Errorf("%d %v items, profile says %+v", n, k, r)
+			}
+		}
+	}
+	ratioU := float64(updates) / float64(creates)
+	ratioD := float64(deletes) / float64(creates)
+	if want := p.Mix.Update / p.Mix.Create; ratioU < want*0.8 || ratioU > want*1.2 {
+		t.Errorf("updates/creates = %.3f, profile mix says %.3f", ratioU, want)
+	}
+	if want := p.Mix.Delete / p.Mix.Create; ratioD < want*0.7 || ratioD > want*1.3 {
+		t.Errorf("deletes/creates = %.3f, profile mix says %.3f", ratioD, want)
+	}
+	if mean := float64(creates) / 50; mean < 40 || mean > 60 {
+		t.Errorf("small: %.1f items per user, want about 50", mean)
+	}
+}
+
+func BenchmarkSmallUser(b *testing.B) {
+	p, err := profile.Load("small")
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := New(1, p)
+	var bytes int64
+	for i := 0; i < b.N; i++ {
+		user := "user" + itoa(i)
+		for _, op := range g.Plan(user).Ops {
+			if op.Op != Delete {
+				bytes += int64(len(g.Item(user, op.Kind, op.Index, op.Version).Body))
+			}
+		}
+	}
+	b.ReportMetric(float64(bytes)/float64(b.N), "bytes/user")
+}
