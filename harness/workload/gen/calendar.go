@@ -327,4 +327,3 @@ func prose(r *rand.Rand, n int) string {
 	}
 	return s
 }
-

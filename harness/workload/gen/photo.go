@@ -67,4 +67,3 @@ func appendRandom(out []byte, r *rand.Rand, n int) []byte {
 	}
 	return out
 }
-

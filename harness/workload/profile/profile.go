@@ -52,7 +52,7 @@ type Profile struct {
 	// ContactPhotoRatio is the share of contacts with an inline PHOTO.
 	ContactPhotoRatio float64 `json:"contact_photo_ratio"`
 	// VCard4Ratio is the share of contacts written as vCard 4.0.
-	VCard4Ratio float64 `json:"vcard4_ratio"`
+	VCard4Ratio float64  `json:"vcard4_ratio"`
 	Retry       Retry    `json:"retry"`
 	Timeout     Duration `json:"timeout"`
 }
