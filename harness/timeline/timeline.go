@@ -1,0 +1,91 @@
+// Package timeline records what happened during a drill and when: faults injected
+// and recovered, backup and restore phases, stages of a scenario. Reports draw it
+// beside the workload's throughput. It is safe for concurrent use.
+package timeline
+
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+// Category groups entries for drawing.
+type Category string
+
+// The categories of entries.
+const (
+	Fault   Category = "fault"
+	Backup  Category = "backup"
+	Restore Category = "restore"
+	Stage   Category = "stage"
+)
+
+// Entry is one span of the drill. End is zero while the span is open.
+type Entry struct {
+	Category Category  `json:"category"`
+	Name     string    `json:"name"`             // e.g. "kill-9", "wal-replay"
+	Target   string    `json:"target,omitempty"` // e.g. "postgres", "san-a"
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end,omitzero"`
+	Detail   string    `json:"detail,omitempty"`
+}
+
+// Duration returns how long the span lasted, or 0 while it is open.
+func (e Entry) Duration() time.Duration {
+	if e.End.IsZero() {
+		return 0
+	}
+	return e.End.Sub(e.Start)
+}
+
+// Timeline is an ordered record of a drill's spans.
+type Timeline struct {
+	mu      sync.Mutex
+	entries []Entry
+	now     func() time.Time
+}
+
+// New returns an empty timeline.
+func New() *Timeline { return &Timeline{now: time.Now} }
+
+// Begin opens a span and returns the function that closes it with an optional detail.
+func (t *Timeline) Begin(c Category, name, target string) (end func(detail string)) {
+	if t == nil {
+		return func(string) {}
+	}
+	t.mu.Lock()
+	i := len(t.entries)
+	t.entries = append(t.entries, Entry{Category: c, Name: name, Target: target, Start: t.now()})
+	t.mu.Unlock()
+	var once sync.Once
+	return func(detail string) {
+		once.Do(func() {
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			t.entries[i].End = t.now()
+			t.entries[i].Detail = detail
+		})
+	}
+}
+
+// Add records a finished span.
+func (t *Timeline) Add(e Entry) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.entries = append(t.entries, e)
+}
+
+// Entries returns a copy of the spans in start order.
+func (t *Timeline) Entries() []Entry {
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	out := append([]Entry(nil), t.entries...)
+	t.mu.Unlock()
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out
+}
