@@ -1,0 +1,58 @@
+# firedrill: a disaster-recovery drill harness for sync services.
+#
+#   make drill    the Sidekick drill: botched SAN migration, restore, verify every user
+#   make test     unit and integration tests, then the smoke scenarios
+#   make nightly  every scenario (NIGHTLY_REPEAT=2 runs it three times)
+#   make bench    the benchmarks, as ratios against baselines run beside them
+#   make images   build the container images (no registry needed)
+#
+# Every target that needs containers builds the images first; an unchanged recipe is
+# not rebuilt. Set FIREDRILL_SEED to replay a run.
+
+SHELL := /bin/bash
+GO ?= go
+GINKGO := $(GO) tool ginkgo
+PROFILE ?= small
+NIGHTLY_REPEAT ?= 0
+# Packages with plain Go tests: everything but the scenario suite, which runs by label.
+UNIT_PKGS = $$($(GO) list ./... | grep -v '/scenarios$$')
+
+.PHONY: all deps docker images test unit smoke drill nightly bench
+
+all: test
+
+# deps installs what the image builds need from Debian's packages when missing.
+deps:
+	@command -v mmdebstrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "make: installing mmdebstrap (builds the PostgreSQL image's rootfs)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null; \
+	  else \
+	    echo "make: mmdebstrap is missing: run 'sudo apt-get install mmdebstrap' (it builds the PostgreSQL image)"; exit 1; \
+	  fi; }
+
+# docker fails early, and plainly, when no Docker Engine answers.
+docker:
+	@docker info >/dev/null 2>&1 || { echo "make: no Docker Engine answers: start it (e.g. 'sudo systemctl start docker') or set DOCKER_HOST"; exit 1; }
+
+images: deps docker
+	$(GO) run ./cmd/firedrill-images
+
+test: images unit smoke
+
+unit:
+	$(GO) test -timeout 20m $(UNIT_PKGS)
+
+smoke:
+	@if [ -d scenarios ] && ls scenarios/*_test.go >/dev/null 2>&1; then \
+	  $(GINKGO) --label-filter=smoke --timeout=20m ./scenarios; \
+	else echo "make: no scenario suite yet"; fi
+
+drill: images
+	$(GO) run ./cmd/firedrill run sidekick-san-migration --profile $(PROFILE)
+
+nightly: images
+	$(GINKGO) --label-filter=nightly --repeat=$(NIGHTLY_REPEAT) --timeout=80m --junit-report=junit-nightly.xml --output-dir=reports ./scenarios
+
+bench: images
+	$(GO) test -run='^$$' -bench=. -benchmem -timeout 30m $(UNIT_PKGS)
