@@ -286,7 +286,9 @@ func TestPossibleAt(t *testing.T) {
 	put := func(call, ret int64, d model.Digest, o Outcome) Write {
 		return Write{Call: call, Return: ret, Digest: d, Size: 1, Op: OpPut, Outcome: o}
 	}
-	del := func(call, ret int64, o Outcome) Write { return Write{Call: call, Return: ret, Op: OpDelete, Outcome: o} }
+	del := func(call, ret int64, o Outcome) Write {
+		return Write{Call: call, Return: ret, Op: OpDelete, Outcome: o}
+	}
 	P := func(d model.Digest) State { return State{Present: true, Digest: d, Size: 1} }
 	cases := []struct {
 		name   string
