@@ -1,0 +1,399 @@
+// Package dav is a small WebDAV, CardDAV and CalDAV client for firedrill's
+// simulated phones and observer. It keeps bodies as the server sent them (no
+// parsing of vCard or iCalendar: that is canon's job), tells a server's garbage
+// (invalid XML, truncated bodies) apart from refusals and network failures, and
+// reports for every write whether the request left the machine, which is what
+// classifying a write as failed or ambiguous needs.
+package dav
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"path"
+	"strings"
+	"sync/atomic"
+)
+
+// MaxBody bounds any body the client reads (a multiget batch of 64 KiB notes, an
+// 8 MiB photo).
+const MaxBody = 256 << 20
+
+// Client speaks the DAV protocols to one server as one user.
+type Client struct {
+	base     *url.URL
+	user     string
+	password string
+	hc       *http.Client
+	// noRedirect is hc that returns redirects instead of following them, for
+	// /.well-known discovery (net/http would turn a redirected PROPFIND into GET).
+	noRedirect *http.Client
+	// UserAgent is sent with every request.
+	UserAgent string
+}
+
+// New returns a client for the server at base (e.g. "http://localhost:8080") as
+// user. hc carries the transport and may be shared by many clients; nil means a
+// default client.
+func New(base, user, password string, hc *http.Client) (*Client, error) {
+	u, err := ParseServerURL(base)
+	if err != nil {
+		return nil, err
+	}
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	nr := *hc
+	nr.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Client{base: u, user: user, password: password, hc: hc, noRedirect: &nr, UserAgent: "firedrill/1 (simulated phone)"}, nil
+}
+
+// ParseServerURL checks that s is an absolute http or https URL.
+func ParseServerURL(s string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("parse server URL %q: want http://host[:port][/path] or https://...", s)
+	}
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	return u, nil
+}
+
+// User returns the client's user name.
+func (c *Client) User() string { return c.user }
+
+// Base returns the server's base URL.
+func (c *Client) Base() *url.URL { u := *c.base; return &u }
+
+// Resolve returns ref (an href or URL) as an absolute URL string.
+func (c *Client) Resolve(ref string) (string, error) {
+	r, err := url.Parse(ref)
+	if err != nil {
+		return "", fmt.Errorf("resolve href %q: %w", ref, err)
+	}
+	return c.base.ResolveReference(r).String(), nil
+}
+
+// Join returns the URL of the member called name (which may contain '/') of the
+// collection at coll, escaping each segment of name.
+func Join(coll, name string) string {
+	segs := strings.Split(name, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.TrimSuffix(coll, "/") + "/" + strings.Join(segs, "/")
+}
+
+// MemberName returns the name of href within the collection at coll (both URLs or
+// absolute paths, escaped or not): the unescaped path below the collection, e.g.
+// "5f1c.vcf" or "tetris/highscores.json". ok is false when href is not below coll
+// or is coll itself.
+func MemberName(coll, href string) (name string, ok bool) {
+	cp, err1 := url.Parse(coll)
+	hp, err2 := url.Parse(href)
+	if err1 != nil || err2 != nil {
+		return "", false
+	}
+	cpath := strings.TrimSuffix(path.Clean("/"+cp.Path), "/") + "/"
+	hpath := path.Clean("/" + hp.Path)
+	if !strings.HasPrefix(hpath, cpath) || len(hpath) <= len(cpath) {
+		return "", false
+	}
+	return hpath[len(cpath):], true
+}
+
+// StatusError is a server's answer with an unexpected HTTP status.
+type StatusError struct {
+	Method, URL string
+	Code        int
+	Status      string // e.g. "404 Not Found"
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("%s %s: %s", e.Method, e.URL, e.Status)
+	if e.Code == http.StatusUnauthorized {
+		msg += " (login refused: check the user's password, or the account is missing on the server)"
+	}
+	return msg
+}
+
+// ProtocolError is a server's garbage: a body that is not what the protocol says
+// (invalid XML, a truncated body, a multistatus without the asked properties).
+type ProtocolError struct {
+	Method, URL string
+	Err         error
+}
+
+func (e *ProtocolError) Error() string {
+	return fmt.Sprintf("%s %s: server answered garbage: %v", e.Method, e.URL, e.Err)
+}
+
+func (e *ProtocolError) Unwrap() error { return e.Err }
+
+// HasStatus reports whether err is a StatusError with one of codes.
+func HasStatus(err error, codes ...int) bool {
+	var se *StatusError
+	if !errors.As(err, &se) {
+		return false
+	}
+	for _, c := range codes {
+		if se.Code == c {
+			return true
+		}
+	}
+	return false
+}
+
+// IsUnauthorized reports whether the server refused the user's credentials.
+func IsUnauthorized(err error) bool {
+	return HasStatus(err, http.StatusUnauthorized)
+}
+
+// IsGarbage reports whether err is a ProtocolError.
+func IsGarbage(err error) bool {
+	var pe *ProtocolError
+	return errors.As(err, &pe)
+}
+
+// IsNetwork reports whether err is a network failure (refused, reset, timeout,
+// unknown host) rather than an answer.
+func IsNetwork(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	var de *net.DNSError
+	return errors.As(err, &ne) || errors.As(err, &oe) || errors.As(err, &de) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded)
+}
+
+func (c *Client) newRequest(ctx context.Context, method, u string, body []byte) (*http.Request, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, fmt.Errorf("make %s request for %s: %w", method, u, err)
+	}
+	req.SetBasicAuth(c.user, c.password)
+	req.Header.Set("User-Agent", c.UserAgent)
+	return req, nil
+}
+
+// readBody reads an answer's body, turning a short read into a ProtocolError.
+func readBody(req *http.Request, resp *http.Response) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	if err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return b, &ProtocolError{Method: req.Method, URL: req.URL.String(),
+				Err: fmt.Errorf("truncated body: got %d of %d bytes", len(b), resp.ContentLength)}
+		}
+		return b, fmt.Errorf("read %s %s answer: %w", req.Method, req.URL, err)
+	}
+	if len(b) > MaxBody {
+		return nil, &ProtocolError{Method: req.Method, URL: req.URL.String(), Err: fmt.Errorf("body over %d bytes", MaxBody)}
+	}
+	return b, nil
+}
+
+// roundTrip sends req and reads the whole answer. Non-2xx statuses come back as a
+// StatusError along with the response.
+func (c *Client) roundTrip(hc *http.Client, req *http.Request) (*http.Response, []byte, error) {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("send %s %s: %w", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, err := readBody(req, resp)
+	if err != nil {
+		return resp, body, err
+	}
+	if resp.StatusCode/100 != 2 {
+		return resp, body, &StatusError{Method: req.Method, URL: req.URL.String(), Code: resp.StatusCode, Status: resp.Status}
+	}
+	return resp, body, nil
+}
+
+// multistatus sends a PROPFIND or REPORT and parses its 207 answer.
+func (c *Client) multistatus(ctx context.Context, method, u, depth, body string) (*Multistatus, error) {
+	req, err := c.newRequest(ctx, method, u, []byte(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", `application/xml; charset="utf-8"`)
+	if depth != "" {
+		req.Header.Set("Depth", depth)
+	}
+	resp, data, err := c.roundTrip(c.hc, req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusMultiStatus {
+		return nil, &ProtocolError{Method: method, URL: u, Err: fmt.Errorf("status %s, want 207 Multi-Status", resp.Status)}
+	}
+	ms, err := parseMultistatus(bytes.NewReader(data))
+	if err != nil {
+		return nil, &ProtocolError{Method: method, URL: u, Err: err}
+	}
+	return ms, nil
+}
+
+// Propfind asks for props of the resource at u (depth "0") or of it and its
+// members (depth "1").
+func (c *Client) Propfind(ctx context.Context, u, depth string, props ...xml.Name) (*Multistatus, error) {
+	body := `<?xml version="1.0" encoding="utf-8"?><d:propfind ` + xmlns + `>` + propXML(props) + `</d:propfind>`
+	return c.multistatus(ctx, "PROPFIND", u, depth, body)
+}
+
+// SyncCollection runs an RFC 6578 sync-collection REPORT from token ("" for the
+// initial sync) and returns the changes and the new token. Members removed since
+// token come back with Status 404.
+func (c *Client) SyncCollection(ctx context.Context, u, token string, props ...xml.Name) (*Multistatus, error) {
+	body := `<?xml version="1.0" encoding="utf-8"?><d:sync-collection ` + xmlns + `>` +
+		`<d:sync-token>` + escapeXML(token) + `</d:sync-token><d:sync-level>1</d:sync-level>` +
+		propXML(props) + `</d:sync-collection>`
+	return c.multistatus(ctx, "REPORT", u, "0", body)
+}
+
+// MultigetKind selects addressbook-multiget or calendar-multiget.
+type MultigetKind int
+
+// The multiget reports.
+const (
+	AddressBook MultigetKind = iota + 1
+	Calendar
+)
+
+// Multiget fetches the ETags and bodies of hrefs (members of the collection at u)
+// in one REPORT; the body of each is the Text of its address-data or
+// calendar-data property.
+func (c *Client) Multiget(ctx context.Context, u string, kind MultigetKind, hrefs []string) (*Multistatus, error) {
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>`)
+	report, data := "card:addressbook-multiget", "card:address-data"
+	if kind == Calendar {
+		report, data = "cal:calendar-multiget", "cal:calendar-data"
+	}
+	fmt.Fprintf(&b, "<%s %s><d:prop><d:getetag/><%s/></d:prop>", report, xmlns, data)
+	for _, h := range hrefs {
+		b.WriteString("<d:href>" + escapeXML(h) + "</d:href>")
+	}
+	b.WriteString("</" + report + ">")
+	return c.multistatus(ctx, "REPORT", u, "1", b.String())
+}
+
+// Get fetches the resource at u: its body and ETag. A body shorter than its
+// Content-Length is a ProtocolError.
+func (c *Client) Get(ctx context.Context, u string) (body []byte, etag string, err error) {
+	req, err := c.newRequest(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	resp, body, err := c.roundTrip(c.hc, req)
+	if err != nil {
+		return nil, "", err
+	}
+	return body, resp.Header.Get("ETag"), nil
+}
+
+// Mkcol creates the collection at u; an existing collection (405) is success.
+func (c *Client) Mkcol(ctx context.Context, u string) error {
+	req, err := c.newRequest(ctx, "MKCOL", u, nil)
+	if err != nil {
+		return err
+	}
+	_, _, err = c.roundTrip(c.hc, req)
+	if HasStatus(err, http.StatusMethodNotAllowed) {
+		// RFC 4918: MKCOL on an existing resource is 405; check it is a collection.
+		ms, perr := c.Propfind(ctx, u, "0", PropResourceType)
+		if perr == nil && len(ms.Responses) > 0 && ms.Responses[0].Prop(PropResourceType).Has(TypeCollection) {
+			return nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("create collection %s: %w", u, err)
+	}
+	return nil
+}
+
+// WriteRequest is one PUT or DELETE.
+type WriteRequest struct {
+	Method      string // http.MethodPut or http.MethodDelete
+	URL         string
+	ContentType string
+	Body        []byte
+	IfMatch     string // an ETag: only write over this version
+	IfNoneMatch string // "*": only create
+}
+
+// WriteResult is what a write learned. Status is 0 when no answer came.
+type WriteResult struct {
+	Status int
+	ETag   string
+	// Sent reports whether the request got a connection to be written on: false
+	// means it never left (refused, unknown host, timed out while connecting) and
+	// certainly did not happen; true means it may have reached the server.
+	Sent bool
+	Err  error // transport error when no status came
+}
+
+// Write sends a PUT or DELETE and reports what is known about its effect. It does
+// not retry: the caller records each attempt.
+func (c *Client) Write(ctx context.Context, w WriteRequest) WriteResult {
+	var res WriteResult
+	req, err := c.newRequest(ctx, w.Method, w.URL, w.Body)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	if w.Method == http.MethodPut && w.Body == nil {
+		req.Body, req.ContentLength = http.NoBody, 0
+	}
+	if w.ContentType != "" {
+		req.Header.Set("Content-Type", w.ContentType)
+	}
+	if w.IfMatch != "" {
+		req.Header.Set("If-Match", w.IfMatch)
+	}
+	if w.IfNoneMatch != "" {
+		req.Header.Set("If-None-Match", w.IfNoneMatch)
+	}
+	var sent atomic.Bool
+	// GotConn runs synchronously before the request is written, so once Do returns
+	// its mark is final; WroteHeaders runs in the transport's writer and may come
+	// after a timeout has already returned.
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { sent.Store(true) }}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	resp, err := c.hc.Do(req)
+	res.Sent = sent.Load()
+	if err != nil {
+		res.Err = fmt.Errorf("send %s %s: %w", w.Method, w.URL, err)
+		return res
+	}
+	defer resp.Body.Close()
+	// The status is the answer; a failure to read the rest does not change it.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	res.Status = resp.StatusCode
+	res.ETag = resp.Header.Get("ETag")
+	return res
+}
+
+// The default URL templates of the plain-WebDAV kinds, matching the reference
+// server; WebDAV has no discovery for them. {base} is the server URL without its
+// trailing slash, {user} the path-escaped user name.
+const (
+	DefaultPhotosURL = "{base}/dav/{user}/photos/"
+	DefaultAppsURL   = "{base}/dav/{user}/apps/"
+)
+
+// Expand fills a URL template's {base} and {user}.
+func Expand(template, base, user string) string {
+	return strings.NewReplacer("{base}", strings.TrimSuffix(base, "/"), "{user}", url.PathEscape(user)).Replace(template)
+}

@@ -1,0 +1,349 @@
+// Package workload simulates phones for many users against a CardDAV, CalDAV and
+// WebDAV server and records every write in the ledger.
+//
+// Each user has one or more devices. A device discovers the account the standard
+// way (/.well-known, current-user-principal, home sets), syncs its address book and
+// calendars (sync-collection and multiget), then performs its share of the user's
+// plan of creates, updates and deletes (see package gen) and syncs again. Writes
+// carry If-None-Match: * on create and If-Match on update and delete, so a device
+// never blindly overwrites a version it has not seen; after a 412 it reads the item
+// back and decides. Timeouts, resets, 5xx and 429 are retried with exponential
+// backoff and seeded jitter. Every attempt goes through a RecordingClient, which
+// appends a ledger.Record with the outcome ok, failed or ambiguous.
+//
+// Photos and app data live in plain WebDAV collections, which have no discovery:
+// their URLs come from templates (Config.PhotosURL, Config.AppsURL) whose defaults
+// match the reference server. A kind the server does not offer is skipped and
+// reported in Summary.NotCovered, never written and never silently passed.
+package workload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/firedrill/firedrill/harness/ledger"
+	"github.com/firedrill/firedrill/harness/model"
+	"github.com/firedrill/firedrill/harness/workload/accounts"
+	"github.com/firedrill/firedrill/harness/workload/dav"
+	"github.com/firedrill/firedrill/harness/workload/gen"
+	"github.com/firedrill/firedrill/harness/workload/profile"
+	"github.com/firedrill/firedrill/harness/workload/progress"
+)
+
+// Config says what to load where.
+type Config struct {
+	Server   string // base URL, e.g. http://localhost:8080
+	Accounts []accounts.Account
+	Profile  *profile.Profile
+	Seed     int64
+	Ledger   Recorder
+	// HTTPClient is used for every request; nil means a client whose transport
+	// keeps enough idle connections for the concurrency.
+	HTTPClient *http.Client
+	// PhotosURL and AppsURL are URL templates ({base}, {user}); "" means the
+	// reference server's layout (dav.DefaultPhotosURL, dav.DefaultAppsURL).
+	PhotosURL, AppsURL string
+	// Concurrency overrides the profile's users in parallel when > 0.
+	Concurrency int
+	// Progress receives a progress line (redrawn when ProgressTTY) or periodic
+	// log lines; nil shows none.
+	Progress    io.Writer
+	ProgressTTY bool
+	// Log receives warnings (refused writes, conflicts, read errors), at most a
+	// few of each kind; nil discards them.
+	Log io.Writer
+}
+
+// Stats counts what the devices did.
+type Stats struct {
+	Attempts   atomic.Int64 // write attempts recorded
+	OK         atomic.Int64
+	Failed     atomic.Int64
+	Ambiguous  atomic.Int64
+	AckedBytes atomic.Int64
+	Retries    atomic.Int64 // attempts after the first, and discovery retries
+	Conflicts  atomic.Int64 // 412s where the server held another version
+	Refused    atomic.Int64 // writes the server refused for good (4xx)
+	Skipped    atomic.Int64 // planned operations not made (their create was refused, a read failed)
+	ReadErrors atomic.Int64 // failed syncs and read-backs
+}
+
+// UserError is why a user's load did not complete.
+type UserError struct {
+	User string
+	Err  error
+}
+
+// Summary is the outcome of a load.
+type Summary struct {
+	Users       int
+	UsersDone   int // users whose devices all completed their plan
+	Attempts    int64
+	OK          int64
+	Failed      int64
+	Ambiguous   int64
+	AckedBytes  int64
+	Retries     int64
+	Conflicts   int64
+	Refused     int64
+	Skipped     int64
+	ReadErrors  int64
+	Duration    time.Duration
+	NotCovered  map[model.Kind]string // kinds the server does not offer, and why
+	UserErrors  []UserError           // the users that failed, in user order
+	Concurrency int
+}
+
+// AckedPerSecond is the load's throughput: acknowledged writes per second.
+func (s Summary) AckedPerSecond() float64 {
+	if s.Duration <= 0 {
+		return 0
+	}
+	return float64(s.OK) / s.Duration.Seconds()
+}
+
+type runner struct {
+	cfg   Config
+	prof  *profile.Profile
+	gen   *gen.Generator
+	hc    *http.Client
+	stats Stats
+	log   *limitedLog
+
+	mu      sync.Mutex
+	covered map[model.Kind]string
+}
+
+func (r *runner) notCovered(k model.Kind, why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.covered[k]; !ok {
+		r.covered[k] = why
+		r.log.printf("not-covered", "%s not covered: %s", k, why)
+	}
+}
+
+func (r *runner) countAttempt(out ledger.Outcome, size int) {
+	r.stats.Attempts.Add(1)
+	switch out {
+	case ledger.OK:
+		r.stats.OK.Add(1)
+		r.stats.AckedBytes.Add(int64(size))
+	case ledger.Failed:
+		r.stats.Failed.Add(1)
+	case ledger.Ambiguous:
+		r.stats.Ambiguous.Add(1)
+	}
+}
+
+// NewHTTPClient returns a client whose transport keeps conns idle connections per
+// host, so that concurrent devices reuse connections.
+func NewHTTPClient(conns int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = conns * 2
+	t.MaxIdleConnsPerHost = conns
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return &http.Client{Transport: t}
+}
+
+// Load runs every account's devices through its plan. Per-user failures (a
+// refused login, a server that stays unreachable) are in Summary.UserErrors; the
+// error is for what stops the whole load: a ledger that cannot be written, an
+// unreachable server before any user started, or ctx ending.
+func Load(ctx context.Context, cfg Config) (Summary, error) {
+	if cfg.Profile == nil || cfg.Ledger == nil || len(cfg.Accounts) == 0 {
+		return Summary{}, errors.New("load: want a profile, a ledger and at least one account")
+	}
+	if cfg.PhotosURL == "" {
+		cfg.PhotosURL = dav.DefaultPhotosURL
+	}
+	if cfg.AppsURL == "" {
+		cfg.AppsURL = dav.DefaultAppsURL
+	}
+	conc := cfg.Profile.Concurrency
+	if cfg.Concurrency > 0 {
+		conc = cfg.Concurrency
+	}
+	r := &runner{cfg: cfg, prof: cfg.Profile, gen: gen.New(cfg.Seed, cfg.Profile), hc: cfg.HTTPClient,
+		log: newLimitedLog(cfg.Log, 5), covered: map[model.Kind]string{}}
+	if r.hc == nil {
+		r.hc = NewHTTPClient(conc * cfg.Profile.Devices.Max)
+	}
+	if err := Reachable(ctx, r.hc, cfg.Server); err != nil {
+		return Summary{}, err
+	}
+	start := time.Now()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	prog := progress.Start(cfg.Progress, cfg.ProgressTTY, "load", len(cfg.Accounts), func(el time.Duration) string {
+		return fmt.Sprintf("writes %d ok, %d failed, %d ambiguous  %.0f acked/s",
+			r.stats.OK.Load(), r.stats.Failed.Load(), r.stats.Ambiguous.Load(), float64(r.stats.OK.Load())/max(el.Seconds(), 1e-9))
+	})
+
+	var (
+		mu       sync.Mutex
+		fatal    error
+		userErrs = map[int]error{}
+		done     atomic.Int64
+		next     = make(chan int)
+		wg       sync.WaitGroup
+	)
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				err := r.loadUser(ctx, cfg.Accounts[i])
+				var rerr *RecordError
+				switch {
+				case errors.As(err, &rerr):
+					mu.Lock()
+					if fatal == nil {
+						fatal = rerr
+					}
+					mu.Unlock()
+					cancel()
+				case err != nil && ctx.Err() == nil:
+					mu.Lock()
+					userErrs[i] = err
+					mu.Unlock()
+					r.log.printf("user", "%v", err)
+				case err == nil:
+					done.Add(1)
+				}
+				prog.Done()
+			}
+		}()
+	}
+feed:
+	for i := range cfg.Accounts {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	prog.Stop()
+
+	s := r.summary(len(cfg.Accounts), int(done.Load()), time.Since(start), conc)
+	idx := make([]int, 0, len(userErrs))
+	for i := range userErrs {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	for _, i := range idx {
+		s.UserErrors = append(s.UserErrors, UserError{User: cfg.Accounts[i].Username, Err: userErrs[i]})
+	}
+	if fatal != nil {
+		return s, fmt.Errorf("load: %w", fatal)
+	}
+	if err := ctx.Err(); err != nil && s.UsersDone < s.Users {
+		return s, fmt.Errorf("load: stopped after %d of %d users: %w", s.UsersDone, s.Users, err)
+	}
+	return s, nil
+}
+
+func (r *runner) summary(users, done int, d time.Duration, conc int) Summary {
+	s := Summary{
+		Users: users, UsersDone: done, Duration: d, Concurrency: conc,
+		Attempts: r.stats.Attempts.Load(), OK: r.stats.OK.Load(), Failed: r.stats.Failed.Load(),
+		Ambiguous: r.stats.Ambiguous.Load(), AckedBytes: r.stats.AckedBytes.Load(), Retries: r.stats.Retries.Load(),
+		Conflicts: r.stats.Conflicts.Load(), Refused: r.stats.Refused.Load(), Skipped: r.stats.Skipped.Load(),
+		ReadErrors: r.stats.ReadErrors.Load(), NotCovered: map[model.Kind]string{},
+	}
+	r.mu.Lock()
+	for k, v := range r.covered {
+		s.NotCovered[k] = v
+	}
+	r.mu.Unlock()
+	return s
+}
+
+// loadUser runs one user's devices at once, each through its share of the plan.
+func (r *runner) loadUser(ctx context.Context, a accounts.Account) error {
+	plan := r.gen.Plan(a.Username)
+	errs := make([]error, plan.Devices)
+	var wg sync.WaitGroup
+	for n := 0; n < plan.Devices; n++ {
+		c, err := dav.New(r.cfg.Server, a.Username, a.Password, r.hc)
+		if err != nil {
+			return err
+		}
+		c.UserAgent = fmt.Sprintf("firedrill/1 (simulated phone %d)", n+1)
+		d := r.newDevice(c, a.Username, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[n] = d.run(ctx, plan.DeviceOps(n))
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		var rerr *RecordError
+		if errors.As(err, &rerr) {
+			return err
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("user %s: %w", a.Username, err)
+	}
+	return nil
+}
+
+// Reachable checks that something answers HTTP at server: any status will do.
+func Reachable(ctx context.Context, hc *http.Client, server string) error {
+	u, err := dav.ParseServerURL(server)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodOptions, u.String(), nil)
+	if err != nil {
+		return fmt.Errorf("reach server %s: %w", server, err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("reach server %s: nothing answers there (%w); check the URL and that the server runs", server, err)
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// limitedLog prints at most limit messages per category, then one note that
+// more were suppressed.
+type limitedLog struct {
+	w     io.Writer
+	limit int
+	mu    sync.Mutex
+	n     map[string]int
+}
+
+func newLimitedLog(w io.Writer, limit int) *limitedLog {
+	return &limitedLog{w: w, limit: limit, n: map[string]int{}}
+}
+
+func (l *limitedLog) printf(category, format string, args ...any) {
+	if l.w == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n[category]++
+	switch n := l.n[category]; {
+	case n <= l.limit:
+		fmt.Fprintf(l.w, "firedrill: "+format+"\n", args...)
+	case n == l.limit+1:
+		fmt.Fprintf(l.w, "firedrill: (more %q messages suppressed)\n", category)
+	}
+}

@@ -1,0 +1,101 @@
+// Package progress shows how far a long run over many users has come: a line
+// redrawn in place on a terminal, or a log line every ten seconds otherwise
+// (CI logs, files), with users done of total, a rate and the ETA.
+package progress
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// IsTerminal reports whether f is a character device (a terminal), where a
+// line can be redrawn in place.
+func IsTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// Meter counts users done and prints progress until Stop.
+type Meter struct {
+	w      io.Writer
+	tty    bool
+	label  string
+	total  int
+	detail func(elapsed time.Duration) string
+	begin  time.Time
+	done   atomic.Int64
+	quit   chan struct{}
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// Start begins showing progress of label ("load", "observe") over total users on
+// w; detail, when set, adds counts and rates to each line. A nil w shows nothing.
+func Start(w io.Writer, tty bool, label string, total int, detail func(elapsed time.Duration) string) *Meter {
+	m := &Meter{w: w, tty: tty, label: label, total: total, detail: detail, begin: time.Now(), quit: make(chan struct{})}
+	if w == nil {
+		return m
+	}
+	every := 10 * time.Second
+	if tty {
+		every = 250 * time.Millisecond
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-m.quit:
+				return
+			case <-t.C:
+				m.print(false)
+			}
+		}
+	}()
+	return m
+}
+
+// Done counts one user done.
+func (m *Meter) Done() { m.done.Add(1) }
+
+// Stop prints the final line and stops.
+func (m *Meter) Stop() {
+	m.once.Do(func() {
+		close(m.quit)
+		m.wg.Wait()
+		if m.w != nil {
+			m.print(true)
+		}
+	})
+}
+
+func (m *Meter) print(final bool) {
+	done := m.done.Load()
+	el := time.Since(m.begin)
+	eta := "?"
+	switch {
+	case int(done) >= m.total:
+		eta = "0s"
+	case done > 0:
+		eta = time.Duration(float64(el) * float64(int64(m.total)-done) / float64(done)).Round(time.Second).String()
+	}
+	line := fmt.Sprintf("%s: users %d/%d", m.label, done, m.total)
+	if m.detail != nil {
+		line += "  " + m.detail(el)
+	}
+	line += fmt.Sprintf("  elapsed %s  eta %s", el.Round(time.Second), eta)
+	switch {
+	case m.tty && final:
+		fmt.Fprintf(m.w, "\r%s\x1b[K\n", line)
+	case m.tty:
+		fmt.Fprintf(m.w, "\r%s\x1b[K", line)
+	default:
+		fmt.Fprintln(m.w, line)
+	}
+}
