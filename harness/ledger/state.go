@@ -19,6 +19,13 @@ type State struct {
 // Absent is the state of an item that does not exist.
 var Absent = State{}
 
+// Same reports whether two states are the same content: both absent, or both
+// present with equal digests. Sizes do not count: a server may serve a
+// semantic item re-serialised, with another size but the same meaning.
+func (s State) Same(o State) bool {
+	return s.Present == o.Present && (!s.Present || s.Digest == o.Digest)
+}
+
 // Write is one record in an item's history, without the user and item it
 // belongs to.
 type Write struct {
@@ -155,8 +162,9 @@ type Interval struct {
 	To   int64 `json:"to"`
 }
 
-// Accepts returns the times in [lo, hi] at which the item may be in state
-// s, as sorted, disjoint intervals (the last one ends at hi+1).
+// Accepts returns the times in [lo, hi] at which the item may be in state s
+// (compared with State.Same), as sorted, disjoint intervals (the last one
+// ends at hi+1).
 func (h *ItemHistory) Accepts(s State, lo, hi int64) []Interval {
 	points := append([]int64{lo}, h.events(lo, hi)...)
 	var out []Interval
@@ -165,7 +173,7 @@ func (h *ItemHistory) Accepts(s State, lo, hi int64) []Interval {
 		if i+1 < len(points) {
 			end = points[i+1]
 		}
-		if !slices.Contains(h.PossibleAt(p), s) {
+		if !slices.ContainsFunc(h.PossibleAt(p), s.Same) {
 			continue
 		}
 		if n := len(out); n > 0 && out[n-1].To == p {
