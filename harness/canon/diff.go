@@ -38,11 +38,15 @@ func Diff(kind model.Kind, want, got []byte) []string {
 		return diffBytes(want, got)
 	}
 	wc, gc := flatten(wd), flatten(gd)
+	gotByPath := make(map[string]flatComp, len(gc))
+	for _, fc := range gc {
+		gotByPath[fc.path] = fc
+	}
 	var out []string
 	seen := map[string]bool{}
 	for _, fc := range wc {
 		seen[fc.path] = true
-		g, ok := find(gc, fc.path)
+		g, ok := gotByPath[fc.path]
 		if !ok {
 			out = append(out, prefix(fc.path)+"component missing")
 			continue
@@ -127,16 +131,6 @@ func childPath(parent string, c *ncomp) string {
 		p = parent + "/" + p
 	}
 	return p
-}
-
-// find returns the component with the given path.
-func find(comps []flatComp, path string) (flatComp, bool) {
-	for _, c := range comps {
-		if c.path == path {
-			return c, true
-		}
-	}
-	return flatComp{}, false
 }
 
 // prefix is what a component's difference lines start with; the properties
