@@ -128,16 +128,25 @@ func decodeWrite(b []byte, prevReturn int64) (Record, int, error) {
 // validKind reports whether k is one of model.Kinds.
 func validKind(k model.Kind) bool { return k >= model.KindContact && k <= model.KindAppData }
 
-// Item keys are stored compactly in memory: the "<kind>/" prefix becomes a
-// code, and a canonical lower- or upper-case UUID in the name (as CardDAV and
-// CalDAV clients name resources) becomes its 16 bytes. The first byte is
-// kind<<2 | form; form 0 is a raw name, forms 1 and 2 are
-// uvarint prefix length, prefix, 16 UUID bytes, suffix (lower/upper-case hex).
+// Item keys are stored compactly in memory. The first byte packs
+// kind<<5 | suffix<<2 | form: the "<kind>/" prefix becomes the kind's code
+// (0 when the key has none), a common file extension becomes a suffix code,
+// and a canonical lower- or upper-case UUID in the name (as CardDAV and
+// CalDAV clients name resources) becomes its 16 bytes:
+//
+//	formRaw:          name
+//	formUUID:         16 UUID bytes (lower case, at the start of the name), rest
+//	formUUIDPrefixed: uvarint prefix length, prefix, 16 UUID bytes (lower case), rest
+//	formUUIDUpper:    as formUUIDPrefixed, upper case
 const (
-	formRaw       = 0
-	formUUIDLower = 1
-	formUUIDUpper = 2
+	formRaw          = 0
+	formUUID         = 1
+	formUUIDPrefixed = 2
+	formUUIDUpper    = 3
 )
+
+// suffixes are the extensions with a code (index+1) in a compact key.
+var suffixes = [...]string{".vcf", ".ics", ".jpg", ".json", ".png", ".heic", ".txt"}
 
 // encodeKey appends the compact form of key to b.
 func encodeKey(b []byte, key string) []byte {
@@ -146,14 +155,32 @@ func encodeKey(b []byte, key string) []byte {
 	if k, n, err := model.SplitItemKey(key); err == nil && model.ItemKey(k, n) == key {
 		kind, name = k, n
 	}
-	pos, form := findUUID(name)
+	suffix := 0
+	for i, s := range suffixes {
+		if strings.HasSuffix(name, s) {
+			suffix, name = i+1, strings.TrimSuffix(name, s)
+			break
+		}
+	}
+	pos, lower := findUUID(name)
+	form := formRaw
+	switch {
+	case pos < 0:
+	case pos == 0 && lower:
+		form = formUUID
+	case lower:
+		form = formUUIDPrefixed
+	default:
+		form = formUUIDUpper
+	}
+	b = append(b, byte(kind)<<5|byte(suffix)<<2|byte(form))
 	if form == formRaw {
-		b = append(b, byte(kind)<<2|formRaw)
 		return append(b, name...)
 	}
-	b = append(b, byte(kind)<<2|byte(form))
-	b = binary.AppendUvarint(b, uint64(pos))
-	b = append(b, name[:pos]...)
+	if form != formUUID {
+		b = binary.AppendUvarint(b, uint64(pos))
+		b = append(b, name[:pos]...)
+	}
 	for i := pos; i < pos+36; i++ {
 		if c := name[i]; c != '-' {
 			hi := unhex(c)
@@ -166,56 +193,71 @@ func encodeKey(b []byte, key string) []byte {
 
 // decodeKey reverses encodeKey.
 func decodeKey(b []byte) string {
-	kind, form := model.Kind(b[0]>>2), int(b[0]&3)
+	kind, suffix, form := model.Kind(b[0]>>5), int(b[0]>>2&7), int(b[0]&3)
 	b = b[1:]
 	var s strings.Builder
 	if kind != 0 {
 		s.WriteString(kind.String())
 		s.WriteByte('/')
 	}
-	if form == formRaw {
-		s.Write(b)
-		return s.String()
-	}
-	pos, k := binary.Uvarint(b)
-	b = b[k:]
-	s.Write(b[:pos])
-	b = b[pos:]
-	digits := "0123456789abcdef"
-	if form == formUUIDUpper {
-		digits = "0123456789ABCDEF"
-	}
-	for i := 0; i < 16; i++ {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			s.WriteByte('-')
+	if form != formRaw {
+		if form != formUUID {
+			pos, k := binary.Uvarint(b)
+			b = b[k:]
+			s.Write(b[:pos])
+			b = b[pos:]
 		}
-		s.WriteByte(digits[b[i]>>4])
-		s.WriteByte(digits[b[i]&15])
+		digits := "0123456789abcdef"
+		if form == formUUIDUpper {
+			digits = "0123456789ABCDEF"
+		}
+		for i := 0; i < 16; i++ {
+			if i == 4 || i == 6 || i == 8 || i == 10 {
+				s.WriteByte('-')
+			}
+			s.WriteByte(digits[b[i]>>4])
+			s.WriteByte(digits[b[i]&15])
+		}
+		b = b[16:]
 	}
-	s.Write(b[16:])
+	s.Write(b)
+	if suffix > 0 {
+		s.WriteString(suffixes[suffix-1])
+	}
 	return s.String()
 }
 
 // findUUID returns the position of the first canonical UUID in s
-// (8-4-4-4-12 hex digits, all lower or all upper case) and its form, or
-// formRaw when there is none.
-func findUUID(s string) (int, int) {
+// (8-4-4-4-12 hex digits, all lower or all upper case) and whether it is
+// lower case, or -1 when there is none.
+func findUUID(s string) (int, bool) {
 	for i := 0; i+36 <= len(s); i++ {
-		if form := uuidAt(s[i : i+36]); form != formRaw {
-			return i, form
+		switch uuidAt(s[i : i+36]) {
+		case caseLower:
+			return i, true
+		case caseUpper:
+			return i, false
 		}
 	}
-	return 0, formRaw
+	return -1, false
 }
 
-// uuidAt reports the form of a 36-byte candidate UUID.
+// The letter cases of a UUID candidate.
+const (
+	caseNone = iota
+	caseLower
+	caseUpper
+)
+
+// uuidAt reports the letter case of a 36-byte candidate UUID, or caseNone
+// when it is not one.
 func uuidAt(s string) int {
 	lower, upper := true, true
 	for i := 0; i < 36; i++ {
 		c := s[i]
 		if i == 8 || i == 13 || i == 18 || i == 23 {
 			if c != '-' {
-				return formRaw
+				return caseNone
 			}
 			continue
 		}
@@ -226,16 +268,16 @@ func uuidAt(s string) int {
 		case c >= 'A' && c <= 'F':
 			lower = false
 		default:
-			return formRaw
+			return caseNone
 		}
 	}
 	switch {
 	case lower:
-		return formUUIDLower
+		return caseLower
 	case upper:
-		return formUUIDUpper
+		return caseUpper
 	}
-	return formRaw
+	return caseNone
 }
 
 // unhex returns the value of a hex digit.

@@ -269,6 +269,12 @@ func TestKeyCodec(t *testing.T) {
 		"Contact/x",
 		"note/prefix-00000000-0000-0000-0000-000000000000-suffix",
 		"",
+		"photo/.jpg",
+		"appdata/tetris/highscores.json",
+		"contact/5f1c0c9e-3d7b-4f0e-9a51-0c2d6c1e7b42",
+		"x/5F1C0C9E-3D7B-4F0E-9A51-0C2D6C1E7B42.ics",
+		"event/5F1C0C9E-3D7B-4F0E-9A51-0C2D6C1E7B42",
+		"note/00000000-0000-0000-0000-000000000000",
 	}
 	for _, k := range keys {
 		enc := encodeKey(nil, k)
@@ -276,8 +282,8 @@ func TestKeyCodec(t *testing.T) {
 			t.Errorf("decodeKey(encodeKey(%q)) = %q", k, got)
 		}
 	}
-	if n := len(encodeKey(nil, keys[0])); n != 1+1+16+4 {
-		t.Errorf("UUID key encodes to %d bytes, want 22", n)
+	if n := len(encodeKey(nil, keys[0])); n != 1+16 {
+		t.Errorf("UUID key encodes to %d bytes, want 17", n)
 	}
 }
 
@@ -324,4 +330,17 @@ func TestPossibleAt(t *testing.T) {
 	if got := h.Accepts(Absent, 0, 100); !reflect.DeepEqual(got, []Interval{{0, 20}, {50, 101}}) {
 		t.Errorf("Accepts(absent) = %v", got)
 	}
+}
+
+// FuzzKeyCodec: every key survives the compact in-memory encoding.
+func FuzzKeyCodec(f *testing.F) {
+	f.Add("contact/5f1c0c9e-3d7b-4f0e-9a51-0c2d6c1e7b42.vcf")
+	f.Add("event/pre-9B1DEB4D-3B7D-4BAD-9BDD-2B0D7B3DCB6D-post.ics")
+	f.Add("appdata/tetris/highscores.json")
+	f.Add("\xff/.vcf")
+	f.Fuzz(func(t *testing.T, key string) {
+		if got := decodeKey(encodeKey(nil, key)); got != key {
+			t.Fatalf("decodeKey(encodeKey(%q)) = %q", key, got)
+		}
+	})
 }

@@ -24,10 +24,11 @@ type Ledger struct {
 	Torn *TornError
 
 	users   []string
-	keyBlob []byte   // compact item keys, back to back
-	keyEnds []uint32 // end offset in keyBlob of each item key
-	recs    []byte   // write entries, back to back, delta chain as in the file
-	n       int      // number of records
+	keyBlob []byte   // compact item keys, each preceded by its uvarint length
+	keyIdx  []uint32 // offset in keyBlob of every keyStride-th key
+	nKeys   int
+	recs    []byte // write entries, back to back, delta chain as in the file
+	n       int    // number of records
 }
 
 // TornError describes a torn ledger tail.
@@ -113,7 +114,7 @@ func parse(path string, data []byte) (*Ledger, error) {
 	// whole verification.
 	l.recs = bytes.Clone(recs.Bytes())
 	l.keyBlob = bytes.Clone(keys.Bytes())
-	l.keyEnds = append([]uint32(nil), l.keyEnds...)
+	l.keyIdx = append([]uint32(nil), l.keyIdx...)
 	l.users = append([]string(nil), l.users...)
 	return l, nil
 }
@@ -135,15 +136,19 @@ func (l *Ledger) decodeBatch(p []byte, recs, keys *bytes.Buffer, prevReturn *int
 				l.users = append(l.users, s)
 				continue
 			}
+			if l.nKeys%keyStride == 0 {
+				l.keyIdx = append(l.keyIdx, uint32(keys.Len()))
+			}
 			scratch = encodeKey(scratch[:0], s)
+			keys.Write(binary.AppendUvarint(nil, uint64(len(scratch))))
 			keys.Write(scratch)
-			l.keyEnds = append(l.keyEnds, uint32(keys.Len()))
+			l.nKeys++
 		case tag&0xc0 == tagWrite:
 			r, n, err := decodeWrite(p, *prevReturn)
 			if err != nil {
 				return fmt.Errorf("record %d: %w", l.n, err)
 			}
-			if int(r.User) >= len(l.users) || int(r.Item) >= len(l.keyEnds) {
+			if int(r.User) >= len(l.users) || int(r.Item) >= l.nKeys {
 				return fmt.Errorf("record %d: user %d or item %d not defined before use", l.n, r.User, r.Item)
 			}
 			recs.Write(p[:n])
@@ -167,16 +172,21 @@ func (l *Ledger) Users() []string { return l.users }
 // User returns the name of user i.
 func (l *Ledger) User(i uint32) string { return l.users[i] }
 
+// keyStride is how many keys share one entry of the key index.
+const keyStride = 16
+
 // NumItems returns the number of interned item keys.
-func (l *Ledger) NumItems() int { return len(l.keyEnds) }
+func (l *Ledger) NumItems() int { return l.nKeys }
 
 // ItemKey returns item i's key (model.ItemKey form).
 func (l *Ledger) ItemKey(i uint32) string {
-	start := uint32(0)
-	if i > 0 {
-		start = l.keyEnds[i-1]
+	p := l.keyBlob[l.keyIdx[i/keyStride]:]
+	for range i % keyStride {
+		n, k := binary.Uvarint(p)
+		p = p[k+int(n):]
 	}
-	return decodeKey(l.keyBlob[start:l.keyEnds[i]])
+	n, k := binary.Uvarint(p)
+	return decodeKey(p[k : k+int(n)])
 }
 
 // Records yields every record in append order with its position.
@@ -201,7 +211,7 @@ func (l *Ledger) Records() iter.Seq2[int, Record] {
 // MemoryBytes returns the bytes the loaded ledger holds on the heap for its
 // records, keys and user names (excluding the small fixed-size header).
 func (l *Ledger) MemoryBytes() int {
-	n := cap(l.recs) + cap(l.keyBlob) + 4*cap(l.keyEnds) + 16*cap(l.users)
+	n := cap(l.recs) + cap(l.keyBlob) + 4*cap(l.keyIdx) + 16*cap(l.users)
 	for _, u := range l.users {
 		n += len(u)
 	}
