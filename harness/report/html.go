@@ -32,6 +32,7 @@ var tmpl = template.Must(template.New("index.html").Funcs(template.FuncMap{
 	"seconds": seconds,
 	"bytes":   bytesIEC,
 	"f1":      func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+	"add":     func(a, b int) int { return a + b },
 	"upper": func(v Verdict) string {
 		return map[Verdict]string{Pass: "PASS", Fail: "FAIL", Error: "ERROR"}[v]
 	},
@@ -68,6 +69,8 @@ type page struct {
 	Intact      int
 	IntactNames []string
 	MoreIntact  int
+	NotCovered  []string // names of users not fully covered
+	MoreNC      int
 	Budgets     []budgetRow
 	Env         [][2]string
 }
@@ -100,8 +103,10 @@ type chip struct {
 
 type itemRow struct {
 	Key, Kind, Problem, Owner string
-	Expected, Got             string
+	Expected                  []string // the allowed versions, any of which would do
+	Got                       string
 	ExpectedTitle, GotTitle   string
+	OwnerKey, Acked           string
 	Detail                    []string
 }
 
@@ -151,7 +156,7 @@ func newPage(r *Report) *page {
 			p.MoreUsers = len(damaged) - i
 			break
 		}
-		p.Users = append(p.Users, newUserRow(u))
+		p.Users = append(p.Users, newUserRow(r, u))
 	}
 	if n := r.Users.Damaged - len(damaged); n > 0 {
 		p.MoreUsers += n // counted but not listed
@@ -166,6 +171,22 @@ func newPage(r *Report) *page {
 			p.IntactNames = append(p.IntactNames, u.User)
 		}
 	}
+	for _, u := range r.UserVerdicts {
+		if u.Status == StatusNotCovered {
+			if len(p.NotCovered) == maxIntactNamesHTML {
+				p.MoreNC++
+				continue
+			}
+			name := u.User
+			if len(u.NotCovered) > 0 {
+				name += " (" + strings.Join(u.NotCovered, ", ") + ")"
+			}
+			p.NotCovered = append(p.NotCovered, name)
+		}
+	}
+	if n := r.Users.NotCovered - len(p.NotCovered) - p.MoreNC; n > 0 {
+		p.MoreNC += n
+	}
 	if len(p.IntactNames) > 0 {
 		p.MoreIntact = max(p.MoreIntact, p.Intact-len(p.IntactNames))
 	}
@@ -175,7 +196,7 @@ func newPage(r *Report) *page {
 	return p
 }
 
-func newUserRow(u UserVerdict) userRow {
+func newUserRow(r *Report, u UserVerdict) userRow {
 	row := userRow{User: u.User, Status: u.Status, Reason: u.Reason, More: u.MoreItems}
 	counts := u.countProblems()
 	for _, pr := range Problems {
@@ -196,17 +217,34 @@ func newUserRow(u UserVerdict) userRow {
 			row.More += len(u.Items) - i
 			break
 		}
-		ir := itemRow{Key: it.Key, Kind: it.Kind, Problem: it.Problem, Owner: it.Owner, Detail: it.Detail}
-		ir.Expected, ir.ExpectedTitle = version(it.Expected, it.Problem == ProblemResurrected)
+		ir := itemRow{Key: it.Key, Kind: it.Kind, Problem: it.Problem, Owner: it.Owner, OwnerKey: it.OwnerKey, Detail: it.Detail}
+		ir.Expected, ir.ExpectedTitle = expectedVersions(it.Expected, it.Problem == ProblemResurrected)
 		ir.Got, ir.GotTitle = version(it.Got, false)
+		if !it.AckedAt.IsZero() {
+			ir.Acked = offsetClock(r, it.AckedAt)
+		}
 		row.Items = append(row.Items, ir)
 	}
 	return row
 }
 
+// expectedVersions formats the states the ledger allows.
+func expectedVersions(vs []Version, deleted bool) (short []string, title string) {
+	if len(vs) == 0 {
+		s, t := version(nil, deleted)
+		return []string{s}, t
+	}
+	var titles []string
+	for i := range vs {
+		s, t := version(&vs[i], deleted)
+		short, titles = append(short, s), append(titles, t)
+	}
+	return short, strings.Join(titles, " or ")
+}
+
 // version formats an item version as "3f2a9c01… · 1.2 KiB".
 func version(v *Version, deleted bool) (short, title string) {
-	if v == nil {
+	if v == nil || v.Absent {
 		if deleted {
 			return "deleted", "the ledger says this item was deleted"
 		}

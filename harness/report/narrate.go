@@ -9,6 +9,14 @@ func (r *Report) Headline() string {
 		return "Nothing is known about users' data: the run stopped before it could be judged."
 	}
 	total := r.Users.Total
+	if r.Users.Damaged == 0 && r.Users.NotCovered > 0 {
+		s := fmt.Sprintf("No damage found in %s, but %s items of kinds the server does not support",
+			plural(total, "user", "users"), plural(r.Users.NotCovered, "has", "have"))
+		if len(r.NotCovered) > 0 {
+			s += " (" + joinAnd(r.NotCovered) + ")"
+		}
+		return s + ": those were not verified."
+	}
 	if r.Users.Damaged == 0 {
 		if r.Items.Acked > 0 {
 			return fmt.Sprintf("All %s intact: every one of %s came back unchanged.",
@@ -85,7 +93,7 @@ func (r *Report) unreadableUsers() int {
 func (r *Report) damagedVerdicts() []UserVerdict {
 	var out []UserVerdict
 	for _, u := range r.UserVerdicts {
-		if u.Status != StatusIntact {
+		if u.Status != StatusIntact && u.Status != StatusNotCovered {
 			out = append(out, u)
 		}
 	}

@@ -51,6 +51,9 @@ const (
 	StatusIntact     = "intact"
 	StatusDamaged    = "damaged"
 	StatusUnreadable = "unreadable" // the account as a whole could not be read
+	// StatusNotCovered: nothing wrong in what could be checked, but some of the
+	// user's items are of kinds the server does not support.
+	StatusNotCovered = "not_covered"
 )
 
 // The problems an item can have, as the verifier names them.
@@ -116,13 +119,18 @@ type UserCounts struct {
 	Total   int `json:"total"`
 	Intact  int `json:"intact"`
 	Damaged int `json:"damaged"` // including users that could not be read
+	// NotCovered counts users with nothing wrong where checked but items of
+	// kinds the server does not support: neither intact nor damaged.
+	NotCovered int `json:"not_covered,omitempty"`
 }
 
 // ItemCounts counts items and writes by what the verifier found.
 type ItemCounts struct {
-	Acked       int `json:"acked"`     // acknowledged writes in the ledger
-	Ambiguous   int `json:"ambiguous"` // writes whose outcome the device could not know
-	Failed      int `json:"failed"`    // writes the server refused for sure
+	Checked     int `json:"checked"`               // items compared with the ledger
+	Acked       int `json:"acked"`                 // acknowledged writes in the ledger
+	NotCovered  int `json:"not_covered,omitempty"` // items of kinds the server does not support
+	Ambiguous   int `json:"ambiguous"`             // writes whose outcome the device could not know
+	Failed      int `json:"failed"`                // writes the server refused for sure
 	Lost        int `json:"lost"`
 	Changed     int `json:"changed"`
 	Resurrected int `json:"resurrected"`
@@ -188,28 +196,38 @@ type Sample struct {
 // UserVerdict is the verdict for one user and the items that differ.
 type UserVerdict struct {
 	User   string        `json:"user"`
-	Status string        `json:"status"`           // intact, damaged or unreadable
+	Status string        `json:"status"`           // intact, damaged, unreadable or not_covered
 	Reason string        `json:"reason,omitempty"` // e.g. why the account could not be read
 	Items  []ItemProblem `json:"items,omitempty"`
+	// Checked counts the user's items that were compared with the ledger.
+	Checked int `json:"checked,omitempty"`
+	// NotCovered lists the kinds of the user's items that could not be verified.
+	NotCovered []string `json:"not_covered,omitempty"`
 	// MoreItems counts damaged items left out of Items to keep the report small.
 	MoreItems int `json:"more_items,omitempty"`
 }
 
 // ItemProblem is one item of a user that did not come back as acknowledged.
 type ItemProblem struct {
-	Kind     string   `json:"kind"`               // contact, event, todo, note, photo, appdata
-	Key      string   `json:"key"`                // "<kind>/<name>"
-	Problem  string   `json:"problem"`            // lost, changed, resurrected, foreign, unreadable
-	Expected *Version `json:"expected,omitempty"` // what the ledger says (nil: absent or deleted)
-	Got      *Version `json:"got,omitempty"`      // what the server returned (nil: absent)
-	Owner    string   `json:"owner,omitempty"`    // for a foreign item: whose it is
-	Detail   []string `json:"detail,omitempty"`   // e.g. property-level differences
+	Kind    string `json:"kind"`    // contact, event, todo, note, photo, appdata
+	Key     string `json:"key"`     // "<kind>/<name>"
+	Problem string `json:"problem"` // lost, changed, resurrected, foreign, unreadable
+	// Expected lists the states the ledger allows (more than one after an
+	// ambiguous write); empty when the item should not exist at all.
+	Expected []Version `json:"expected,omitempty"`
+	Got      *Version  `json:"got,omitempty"` // what the server returned (nil: absent)
+	// AckedAt is when the item's last acknowledged write returned.
+	AckedAt  time.Time `json:"acked_at,omitzero"`
+	Owner    string    `json:"owner,omitempty"`     // for a foreign item: whose it is
+	OwnerKey string    `json:"owner_key,omitempty"` // and its key there
+	Detail   []string  `json:"detail,omitempty"`    // e.g. property-level differences
 }
 
-// Version is one version of an item's content.
+// Version is one state of an item: its content, or its absence.
 type Version struct {
-	Digest string `json:"digest"` // hex, as model.Digest prints
-	Size   int64  `json:"size"`
+	Absent bool   `json:"absent,omitempty"` // the item does not exist (never written, or deleted)
+	Digest string `json:"digest,omitempty"` // hex, as model.Digest prints
+	Size   int64  `json:"size,omitempty"`
 }
 
 // Artifact is one file of the run directory.
@@ -274,8 +292,10 @@ func (r *Report) SortUserVerdicts() {
 		switch u.Status {
 		case StatusUnreadable:
 			return 0
-		case StatusIntact:
+		case StatusNotCovered:
 			return 2
+		case StatusIntact:
+			return 3
 		}
 		return 1
 	}

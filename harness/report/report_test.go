@@ -567,3 +567,41 @@ func TestLimitKeepsDamagedUsersFirst(t *testing.T) {
 		t.Errorf("b keeps %d items and %d more, want 3 and 3", len(b.Items), b.MoreItems)
 	}
 }
+
+func TestNotCoveredUsersAreNeitherIntactNorDamaged(t *testing.T) {
+	r := &Report{Scenario: "radicale-staging", Verdict: Fail, Reason: "not covered: photo", Expected: ExpectIntact, Actual: FoundUnknown,
+		Users:      UserCounts{Total: 3, Intact: 1, NotCovered: 2},
+		NotCovered: []string{"photo", "appdata"},
+		UserVerdicts: []UserVerdict{
+			{User: "anna", Status: StatusNotCovered, NotCovered: []string{"photo"}},
+			{User: "bert", Status: StatusIntact},
+			{User: "carl", Status: StatusNotCovered, NotCovered: []string{"photo", "appdata"}},
+		}}
+	r.Verdict, r.Actual = Pass, ExpectIntact // judged, with nothing damaged
+	if got, want := r.Headline(), "No damage found in 3 users, but 2 have items of kinds the server does not support (photo and appdata): those were not verified."; got != want {
+		t.Errorf("Headline = %q, want %q", got, want)
+	}
+	doc := parse(t, render(t, r))
+	if n := len(find(doc, hasClass("details", "user"))); n != 0 {
+		t.Errorf("%d not-covered users listed as damaged", n)
+	}
+	nc := find(doc, hasClass("details", "nc"))
+	if len(nc) != 1 || !strings.Contains(text(nc[0]), "2 not fully covered") || !strings.Contains(text(nc[0]), "carl (photo, appdata)") {
+		t.Errorf("not-covered group missing or wrong: %d groups", len(nc))
+	}
+	if !strings.Contains(text(doc), "Not covered: photo, appdata.") {
+		t.Error("page lacks the not-covered note")
+	}
+}
+
+func TestAmbiguousItemShowsEveryAllowedVersion(t *testing.T) {
+	r := sampleReport(true)
+	doc := parse(t, render(t, r))
+	users := find(doc, hasClass("details", "user"))
+	got := text(users[2])
+	for _, want := range []string{" · 912 B", "or ", " · 930 B", "acknowledged at +1:12", "deleted"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("user0815's drill-down lacks %q: %s", want, got)
+		}
+	}
+}

@@ -104,26 +104,26 @@ func sampleReport(failing bool) *Report {
 	for i := range 14 {
 		key := fmt.Sprintf("contact/%08x.vcf", rng.Uint32())
 		lostItems = append(lostItems, ItemProblem{Kind: "contact", Key: key, Problem: ProblemLost,
-			Expected: &Version{Digest: dig(), Size: int64(600 + rng.IntN(900))},
-			Detail:   []string{fmt.Sprintf("acknowledged at +1:%02d, 0.%d s before the disaster", 30+i, 2+i%7)}})
+			Expected: []Version{{Digest: dig(), Size: int64(600 + rng.IntN(900))}}, AckedAt: at(90 + float64(i)),
+			Detail: []string{"not on the server after restore"}})
 	}
 	r.UserVerdicts = append(r.UserVerdicts,
 		UserVerdict{User: "zoë.lindqvist@example.org", Status: StatusDamaged, Items: append(lostItems,
 			ItemProblem{Kind: "photo", Key: "photo/IMG_0042.jpg", Problem: ProblemChanged,
-				Expected: &Version{Digest: dig(), Size: 2_413_207}, Got: &Version{Digest: dig(), Size: 2_413_207},
+				Expected: []Version{{Digest: dig(), Size: 2_413_207}}, Got: &Version{Digest: dig(), Size: 2_413_207}, AckedAt: at(31.2),
 				Detail: []string{"1 byte differs at offset 1,048,576 (0x3f -> 0x3e)"}})},
 		UserVerdict{User: "user0815@example.org", Status: StatusDamaged, Items: []ItemProblem{
 			{Kind: "event", Key: "event/dentist-2009-10-12.ics", Problem: ProblemChanged,
-				Expected: &Version{Digest: dig(), Size: 912}, Got: &Version{Digest: dig(), Size: 905},
-				Detail: []string{"DTSTART: expected 20091012T090000 (Europe/Berlin), got 20091012T080000Z", "SUMMARY unchanged; LOCATION unchanged"}},
+				Expected: []Version{{Digest: dig(), Size: 912}, {Digest: dig(), Size: 930}}, Got: &Version{Digest: dig(), Size: 905}, AckedAt: at(71.9),
+				Detail: []string{"its last write was ambiguous: either version would do", "DTSTART: expected 20091012T090000 (Europe/Berlin), got 20091012T080000Z"}},
 			{Kind: "appdata", Key: "appdata/tetris/highscores.json", Problem: ProblemLost,
-				Expected: &Version{Digest: dig(), Size: 418}},
+				Expected: []Version{{Digest: dig(), Size: 418}}, AckedAt: at(44)},
 			{Kind: "note", Key: "note/shopping.ics", Problem: ProblemResurrected,
-				Got: &Version{Digest: dig(), Size: 233}, Detail: []string{"deleted at +2:04, acknowledged; present after restore"}},
+				Got: &Version{Digest: dig(), Size: 233}, AckedAt: at(124.2), Detail: []string{"the delete was acknowledged; the item is back after restore"}},
 		}},
 		UserVerdict{User: "danger.hiptop.fan@example.org", Status: StatusUnreadable, Reason: "PROPFIND /dav/calendars/danger.hiptop.fan@example.org/ answered 500 Internal Server Error: invalid page in block 4711 of relation base/16384/16402",
 			Items: []ItemProblem{{Kind: "event", Key: "event/launch-party.ics", Problem: ProblemUnreadable,
-				Expected: &Version{Digest: dig(), Size: 1204}, Detail: []string{"calendar listing failed"}}}},
+				Expected: []Version{{Digest: dig(), Size: 1204}}, Detail: []string{"calendar listing failed"}}}},
 	)
 	r.SortUserVerdicts()
 	r.Users.Intact, r.Users.Damaged = 997, 3
@@ -159,7 +159,7 @@ func sampleLossReport() *Report {
 		for range 40 + rng.IntN(17) {
 			k := []string{"contact", "event", "todo", "note", "photo", "appdata"}[rng.IntN(6)]
 			v.Items = append(v.Items, ItemProblem{Kind: k, Key: fmt.Sprintf("%s/%08x", k, rng.Uint32()), Problem: ProblemLost,
-				Expected: &Version{Digest: fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64()), Size: int64(300 + rng.IntN(5000))}})
+				Expected: []Version{{Digest: fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64()), Size: int64(300 + rng.IntN(5000))}}})
 		}
 		r.Items.Lost += len(v.Items)
 		r.UserVerdicts = append(r.UserVerdicts, v)
