@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/firedrill/firedrill/harness/ledger"
+	"github.com/firedrill/firedrill/harness/model"
+	"github.com/firedrill/firedrill/harness/workload"
+	"github.com/firedrill/firedrill/harness/workload/accounts"
+	"github.com/firedrill/firedrill/harness/workload/dav"
+	"github.com/firedrill/firedrill/harness/workload/profile"
+)
+
+func init() {
+	register(command{name: "load", summary: "write a profile's data as simulated phones and save the ledger", run: runLoad})
+}
+
+// loadFlags are load's flags.
+type loadFlags struct {
+	server, users, profile, seed, ledger string
+	photosURL, appsURL, adminToken       string
+	concurrency                          int
+}
+
+func runLoad(ctx context.Context, e *env, args []string) int {
+	var f loadFlags
+	fs := newFlags(e, "load", "--server URL --users users.csv --ledger run.ledger [--profile small] [--seed N]")
+	fs.StringVar(&f.server, "server", "", "base URL of the CardDAV/CalDAV/WebDAV server, e.g. http://localhost:8080")
+	fs.StringVar(&f.users, "users", "", "users file: CSV lines username,password (header optional, # comments)")
+	fs.StringVar(&f.profile, "profile", "small", "data profile: "+strings.Join(profile.Names(), ", ")+", or a path to a .json file")
+	fs.StringVar(&f.seed, "seed", "", "seed of all randomness (default: $FIREDRILL_SEED, else random; printed either way)")
+	fs.StringVar(&f.ledger, "ledger", "", "ledger file to write (replaced if it exists)")
+	fs.StringVar(&f.photosURL, "photos-url", dav.DefaultPhotosURL, "URL template of a user's photo collection ({base}, {user})")
+	fs.StringVar(&f.appsURL, "apps-url", dav.DefaultAppsURL, "URL template of a user's app data collection ({base}, {user})")
+	fs.StringVar(&f.adminToken, "admin-token", "", "create the users first through the reference server's admin API (POST /admin/users) with this bearer token")
+	fs.IntVar(&f.concurrency, "concurrency", 0, "users loaded in parallel (default: the profile's)")
+	if st := parseFlags(fs, args); st >= 0 {
+		return st
+	}
+	if !required(e, fs, map[string]string{"server": f.server, "users": f.users, "ledger": f.ledger}) {
+		return exitUsage
+	}
+	seed, from, err := resolveSeed(e, f.seed)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "firedrill load: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(e.stderr, "firedrill load: seed %d (%s); replay with FIREDRILL_SEED=%d\n", seed, from, seed)
+	if _, err := dav.ParseServerURL(f.server); err != nil {
+		fmt.Fprintf(e.stderr, "firedrill load: %v\n", err)
+		return exitUsage
+	}
+	prof, err := profile.Load(f.profile)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "firedrill load: %v\n", err)
+		return exitUsage
+	}
+	accts, err := accounts.ReadFile(f.users)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "firedrill load: %v\n", err)
+		return exitUsage
+	}
+	if len(accts) != prof.Users {
+		fmt.Fprintf(e.stderr, "firedrill load: profile %s describes %d users; the users file has %d: loading those %d\n",
+			prof.Name, prof.Users, len(accts), len(accts))
+	}
+	hc := workload.NewHTTPClient(max(f.concurrency, prof.Concurrency) * prof.Devices.Max)
+	if err := workload.Reachable(ctx, hc, f.server); err != nil {
+		fmt.Fprintf(e.stderr, "firedrill load: %v\n", err)
+		return exitFail
+	}
+	if f.adminToken != "" {
+		if err := accounts.Provision(ctx, hc, f.server, f.adminToken, accts, 8); err != nil {
+			fmt.Fprintf(e.stderr, "firedrill load: %v\n", err)
+			return exitFail
+		}
+		fmt.Fprintf(e.stderr, "firedrill load: %d accounts provisioned\n", len(accts))
+	}
+	lw, err := ledger.Create(f.ledger, time.Now(), ledger.Meta{Seed: seed, Profile: prof.Name, Server: f.server})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "firedrill load: %v\n", err)
+		return exitUsage
+	}
+	sum, lerr := workload.Load(ctx, workload.Config{
+		Server: f.server, Accounts: accts, Profile: prof, Seed: seed, Ledger: lw, HTTPClient: hc,
+		PhotosURL: f.photosURL, AppsURL: f.appsURL, Concurrency: f.concurrency,
+		Progress: e.stderr, ProgressTTY: e.stderrTTY, Log: e.stderr,
+	})
+	if err := lw.Close(); err != nil && lerr == nil {
+		lerr = fmt.Errorf("save ledger: %w", err)
+	}
+	printLoadSummary(e.stdout, sum, f.ledger, seed)
+	if lerr != nil {
+		fmt.Fprintf(e.stderr, "firedrill load: %v\n", lerr)
+		return exitFail
+	}
+	if len(sum.UserErrors) > 0 {
+		fmt.Fprintf(e.stderr, "firedrill load: %d of %d users did not complete:\n", len(sum.UserErrors), sum.Users)
+		for i, ue := range sum.UserErrors {
+			if i == 10 {
+				fmt.Fprintf(e.stderr, "  ... and %d more\n", len(sum.UserErrors)-10)
+				break
+			}
+			fmt.Fprintf(e.stderr, "  %v\n", ue.Err)
+		}
+		return exitFail
+	}
+	return exitOK
+}
+
+func printLoadSummary(w io.Writer, s workload.Summary, ledgerPath string, seed int64) {
+	fmt.Fprintf(w, "load: %d of %d users done in %s (seed %d, concurrency %d)\n",
+		s.UsersDone, s.Users, s.Duration.Round(time.Millisecond), seed, s.Concurrency)
+	fmt.Fprintf(w, "  writes:   %d attempts: %d ok, %d failed, %d ambiguous; %d retries\n",
+		s.Attempts, s.OK, s.Failed, s.Ambiguous, s.Retries)
+	fmt.Fprintf(w, "  rate:     %.1f acknowledged writes/s, %.1f MiB acknowledged\n",
+		s.AckedPerSecond(), float64(s.AckedBytes)/(1<<20))
+	if s.Conflicts+s.Refused+s.Skipped+s.ReadErrors > 0 {
+		fmt.Fprintf(w, "  trouble:  %d conflicts, %d refused, %d skipped operations, %d read errors\n",
+			s.Conflicts, s.Refused, s.Skipped, s.ReadErrors)
+	}
+	if len(s.NotCovered) > 0 {
+		kinds := make([]model.Kind, 0, len(s.NotCovered))
+		for k := range s.NotCovered {
+			kinds = append(kinds, k)
+		}
+		sort.Slice(kinds, func(i, j int) bool { return kinds[i] < kinds[j] })
+		for _, k := range kinds {
+			fmt.Fprintf(w, "  not covered: %s (%s)\n", k, s.NotCovered[k])
+		}
+	}
+	fmt.Fprintf(w, "  ledger:   %s\n", ledgerPath)
+}
