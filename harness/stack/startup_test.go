@@ -1,0 +1,55 @@
+package stack_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/firedrill/firedrill/harness/stack"
+	"github.com/firedrill/firedrill/harness/stack/stacktest"
+)
+
+// TestStartServesHealthyStack starts the whole reference stack and checks that
+// syncd answers healthy through its published port, then that stopping PostgreSQL
+// turns /healthz to 503: readiness is real, not an open port.
+func TestStartServesHealthyStack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	run := stacktest.Run(t)
+	s, err := stack.Start(ctx, run, stack.WithName("startup"))
+	if err != nil {
+		t.Fatalf("start stack: %v", err)
+	}
+	t.Logf("stack started in %s", s.StartupTime.Round(time.Millisecond))
+	url, err := s.URL(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := get(t, url+"/healthz"); code != http.StatusOK {
+		t.Fatalf("GET /healthz = %d, want 200", code)
+	}
+	timeout := 10 * time.Second
+	if err := s.Postgres.Container.Stop(ctx, &timeout); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for get(t, url+"/healthz") != http.StatusServiceUnavailable {
+		if time.Now().After(deadline) {
+			t.Fatal("/healthz did not turn 503 with PostgreSQL stopped")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
