@@ -202,10 +202,8 @@ func (o *observer) retry(ctx context.Context, f func(ctx context.Context) error)
 // describe turns a read error into the reason a user or item is unreadable.
 func describe(err error) string {
 	switch {
-	case dav.IsUnauthorized(err):
-		return "login refused (401): the users file has a wrong password, or the account is gone from the server: " + err.Error()
-	case dav.IsGarbage(err):
-		return err.Error()
+	case dav.IsUnauthorized(err), dav.IsGarbage(err):
+		return err.Error() // both name what happened and what to check
 	case dav.IsNetwork(err):
 		return "no answer: " + err.Error()
 	}

@@ -102,7 +102,7 @@ func (d *device) setup(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("set up device %d of %s: %w", d.n, d.user, err)
+		return fmt.Errorf("set up device: %w", err)
 	}
 	if c, ok := dav.Preferred(acct.AddressBooks, ""); ok {
 		d.colls[model.KindContact] = c.URL

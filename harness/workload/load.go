@@ -294,8 +294,17 @@ func (r *runner) loadUser(ctx context.Context, a accounts.Account) error {
 			return err
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("user %s: %w", a.Username, err)
+	// Devices of one user usually fail alike (a refused login): say it once.
+	var unique []error
+	seen := map[string]bool{}
+	for _, err := range errs {
+		if err != nil && !seen[err.Error()] {
+			seen[err.Error()] = true
+			unique = append(unique, err)
+		}
+	}
+	if len(unique) > 0 {
+		return fmt.Errorf("user %s: %w", a.Username, errors.Join(unique...))
 	}
 	return nil
 }
