@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/url"
 	"sort"
 	"time"
@@ -149,8 +150,12 @@ func RunPostgres(ctx context.Context, run *Run, networkName string, opts ...Post
 	return p, nil
 }
 
-func (p *Postgres) dsn(host, port string) string {
-	u := url.URL{Scheme: "postgres", User: url.UserPassword(p.User, p.Password), Host: host + ":" + port, Path: "/" + p.Database, RawQuery: "sslmode=disable"}
+func (p *Postgres) dsn(host, port string) string { return p.dsnAt(net.JoinHostPort(host, port)) }
+
+// dsnAt returns a connection string that reaches the server at hostport, e.g.
+// through a proxy on the stack network.
+func (p *Postgres) dsnAt(hostport string) string {
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(p.User, p.Password), Host: hostport, Path: "/" + p.Database, RawQuery: "sslmode=disable"}
 	return u.String()
 }
 

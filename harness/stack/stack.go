@@ -27,6 +27,7 @@ type config struct {
 	name     string
 	postgres []PostgresOption
 	syncd    []SyncdOption
+	via      func(ctx context.Context, s *Stack) (string, error)
 }
 
 // WithName distinguishes stacks of one run, e.g. "primary" and "restored" (default "stack").
@@ -40,6 +41,14 @@ func WithPostgres(opts ...PostgresOption) Option {
 // WithSyncd passes options to the stack's syncd.
 func WithSyncd(opts ...SyncdOption) Option {
 	return func(c *config) { c.syncd = append(c.syncd, opts...) }
+}
+
+// WithDatabaseVia runs via once PostgreSQL is ready and before syncd starts, and
+// makes syncd reach the database at the host:port via returns (an address on the
+// stack network) instead of at PostgreSQL's own alias: how a fault proxy is put
+// between them (see harness/fault/proxy).
+func WithDatabaseVia(via func(ctx context.Context, s *Stack) (hostport string, err error)) Option {
+	return func(c *config) { c.via = via }
 }
 
 // Start creates a network, starts PostgreSQL and syncd on it and waits until syncd
@@ -59,7 +68,15 @@ func Start(ctx context.Context, run *Run, opts ...Option) (*Stack, error) {
 	if s.Postgres, err = RunPostgres(ctx, run, s.Network, cfg.postgres...); err != nil {
 		return s, err
 	}
-	if s.Syncd, err = RunSyncd(ctx, run, s.Network, s.Postgres.InternalDSN(), cfg.syncd...); err != nil {
+	dsn := s.Postgres.InternalDSN()
+	if cfg.via != nil {
+		hostport, err := cfg.via(ctx, s)
+		if err != nil {
+			return s, fmt.Errorf("route syncd to the database: %w", err)
+		}
+		dsn = s.Postgres.dsnAt(hostport)
+	}
+	if s.Syncd, err = RunSyncd(ctx, run, s.Network, dsn, cfg.syncd...); err != nil {
 		return s, err
 	}
 	s.StartupTime = time.Since(start)
