@@ -23,22 +23,28 @@ func TestMain(m *testing.M) { os.Exit(stacktest.Main(m)) }
 
 var (
 	refMu    sync.Mutex
+	refStack *stack.Stack
 	refURL   string
-	refToken string
 )
 
 // referenceStack starts the reference stack (PostgreSQL and syncd in containers)
 // once per test binary and returns syncd's URL and admin token; the containers
 // go when the binary's tests end.
-func referenceStack(t *testing.T) (url, token string) {
+func referenceStack(t testing.TB) (url, token string) {
+	t.Helper()
+	st, url := startReference(t)
+	return url, st.Syncd.AdminToken
+}
+
+func startReference(t testing.TB) (*stack.Stack, string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts the reference stack in containers")
 	}
 	refMu.Lock()
 	defer refMu.Unlock()
-	if refURL != "" {
-		return refURL, refToken
+	if refStack != nil {
+		return refStack, refURL
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -50,8 +56,8 @@ func referenceStack(t *testing.T) (url, token string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refURL, refToken = u, st.Syncd.AdminToken
-	return refURL, refToken
+	refStack, refURL = st, u
+	return refStack, refURL
 }
 
 func namedAccounts(prefix string, n int, seed int64) []accounts.Account {
