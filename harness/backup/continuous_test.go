@@ -1,7 +1,6 @@
 package backup_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -9,13 +8,9 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/harness/backup"
-	"github.com/firedrill/firedrill/harness/images"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/stack/stacktest"
 	"github.com/firedrill/firedrill/harness/timeline"
-	"github.com/moby/moby/api/types/container"
-	"github.com/testcontainers/testcontainers-go"
-	tcexec "github.com/testcontainers/testcontainers-go/exec"
 )
 
 // TestContinuous drives the continuous strategy through a whole drill: writes,
@@ -211,30 +206,10 @@ func checkRTO(t *testing.T, r *backup.Restored, tl *timeline.Timeline) {
 // backup.
 func corruptBackup(ctx context.Context, t *testing.T, run *stack.Run, vol stack.Volume, backupPath string) string {
 	t.Helper()
-	ctr, err := testcontainers.Run(ctx, images.MustRef(images.Postgres),
-		testcontainers.WithLabels(run.Labels("test")),
-		testcontainers.WithCmd("bash", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"),
-		testcontainers.WithHostConfigModifier(func(h *container.HostConfig) {
-			h.Mounts = append(h.Mounts, vol.Mount("/backup", false))
-		}),
-	)
-	if ctr != nil {
-		defer ctr.Terminate(context.WithoutCancel(ctx))
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, out, err := ctr.Exec(ctx, []string{"bash", "-c", `set -euo pipefail
-cd "/backup/$1"
+	ctr := helperContainer(ctx, t, run, vol.Mount("/backup", false))
+	defer ctr.Terminate(context.WithoutCancel(ctx))
+	return shell(ctx, t, ctr, `cd "/backup/$1"
 f=$(find base -type f -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2)
 printf '\xde\xad\xbe\xef\xde\xad\xbe\xef' | dd of="$f" bs=1 seek=8200 conv=notrunc status=none
-printf '%s' "$f"`, "corrupt", backupPath}, tcexec.Multiplexed())
-	var b bytes.Buffer
-	if out != nil {
-		_, _ = b.ReadFrom(out)
-	}
-	if err != nil || code != 0 {
-		t.Fatalf("corrupt backup %s: exit %d, %v: %s", backupPath, code, err, b.String())
-	}
-	return strings.TrimSpace(b.String())
+printf '%s' "$f"`, backupPath)
 }

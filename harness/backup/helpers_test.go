@@ -1,6 +1,7 @@
 package backup_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -16,7 +17,11 @@ import (
 	"github.com/firedrill/firedrill/harness/stack/stacktest"
 	"github.com/firedrill/firedrill/harness/timeline"
 	"github.com/jackc/pgx/v5"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tcexec "github.com/testcontainers/testcontainers-go/exec"
 )
 
 func TestMain(m *testing.M) { os.Exit(stacktest.Main(m)) }
@@ -237,4 +242,36 @@ func dropStack(ctx context.Context, st *stack.Stack) {
 	if st.Postgres != nil {
 		st.Postgres.Container.Terminate(ctx)
 	}
+}
+
+// helperContainer starts an idle container of the PostgreSQL image with the
+// mounts, for tests that act on volumes directly.
+func helperContainer(ctx context.Context, t testing.TB, run *stack.Run, mounts ...mount.Mount) *testcontainers.DockerContainer {
+	t.Helper()
+	ctr, err := testcontainers.Run(ctx, images.MustRef(images.Postgres),
+		testcontainers.WithLabels(run.Labels("test")),
+		testcontainers.WithCmd("bash", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"),
+		testcontainers.WithHostConfigModifier(func(h *container.HostConfig) { h.Mounts = append(h.Mounts, mounts...) }),
+	)
+	if err != nil {
+		if ctr != nil {
+			ctr.Terminate(context.WithoutCancel(ctx))
+		}
+		t.Fatal(err)
+	}
+	return ctr
+}
+
+// shell runs a bash script in the container and returns its output.
+func shell(ctx context.Context, t testing.TB, ctr *testcontainers.DockerContainer, script string, args ...string) string {
+	t.Helper()
+	code, out, err := ctr.Exec(ctx, append([]string{"bash", "-c", "set -euo pipefail\n" + script, "test"}, args...), tcexec.Multiplexed())
+	var b bytes.Buffer
+	if out != nil {
+		_, _ = b.ReadFrom(out)
+	}
+	if err != nil || code != 0 {
+		t.Fatalf("%s: exit %d, %v: %s", script, code, err, b.String())
+	}
+	return strings.TrimSpace(b.String())
 }

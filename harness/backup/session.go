@@ -234,6 +234,17 @@ func (ss *Session) makeSynchronous(ctx context.Context) error {
 		return state == "sync", err
 	})
 	if err != nil {
+		// Left set, synchronous_standby_names would make every commit wait for
+		// a standby that is not there.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		_ = ss.query(rctx, func(c *pgx.Conn) error {
+			_, rerr := c.Exec(rctx, `ALTER SYSTEM RESET synchronous_standby_names`)
+			if rerr == nil {
+				_, rerr = c.Exec(rctx, `SELECT pg_reload_conf()`)
+			}
+			return rerr
+		})
 		return fmt.Errorf("wait for the archive to become the synchronous standby: %w", err)
 	}
 	return nil
