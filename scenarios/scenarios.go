@@ -1,0 +1,159 @@
+// Package scenarios lists firedrill's scenarios as data: one struct literal each,
+// named after what it rehearses. The Ginkgo suite in this directory and the CLI
+// (`firedrill list`, `firedrill run`) run the same list.
+package scenarios
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/firedrill/firedrill/harness/drill"
+	"github.com/firedrill/firedrill/harness/fault"
+	"github.com/firedrill/firedrill/harness/report"
+)
+
+// The labels scenarios carry, for filtering (`ginkgo --label-filter`).
+const (
+	Smoke     = "smoke"     // fast; runs in `make test`
+	Nightly   = "nightly"   // runs in `make nightly`
+	Migration = "migration" // rehearses a storage or schema migration
+	GameDay   = "gameday"   // worth watching step by step with people
+	Slow      = "slow"      // minutes, not seconds
+)
+
+// loseStorage destroys the primary's storage: san-a, and san-c where a storage
+// migration moved the database.
+var loseStorage = []fault.Spec{
+	{Name: "lose-domain", Target: "san-a"},
+	{Name: "lose-domain", Target: "san-c"},
+}
+
+// All is every scenario, in the order `firedrill list` shows them.
+var All = []drill.Scenario{
+	{
+		Name:    "sidekick-san-migration",
+		Summary: "The 2009 Sidekick outage with a tested backup: a SAN migration copies the live database torn and flips bits on the way; the disaster is declared and the continuous backup in another failure domain is restored into a fresh stack.",
+		Labels:  []string{Nightly, Migration, GameDay, Slow},
+		Profile: "small",
+		Backup:  "continuous",
+		Steps: []drill.Step{
+			{Do: drill.BaseBackup},
+			{Do: drill.Load},
+			{Do: drill.Inject, Say: "Migrate the database's storage from SAN A to a new SAN C the hurried way: copy the data directory while PostgreSQL runs (no backup label), bits flip in transit, and nobody verifies the copy before switching over.",
+				Faults: []fault.Spec{{Name: "storage-migration", Params: map[string]string{"botch": "torn-copy,bitflip-in-transit", "verify": "false", "domain": "san-c", "bytes": "64"}}}},
+			{Do: drill.Observe},
+			{Do: drill.Disaster, Faults: loseStorage},
+			{Do: drill.Restore},
+			{Do: drill.Verify},
+		},
+		Expect:        report.ExpectIntact,
+		MaxLostWrites: 0,
+		MaxRTO:        5 * time.Minute,
+	},
+	{
+		Name:    "sidekick-backup-on-same-san",
+		Summary: "The 2009 Sidekick outage as it happened: the nightly dump lives on the database's own SAN, the migration goes wrong and the SAN is lost with the backup on it; firedrill must report the loss user by user.",
+		Labels:  []string{Smoke, Nightly, Migration, GameDay},
+		Profile: "tiny",
+		Backup:  "dump-same-volume",
+		Steps: []drill.Step{
+			{Do: drill.Load},
+			{Do: drill.BaseBackup, Say: "The nightly pg_dump runs and writes its file onto the database's own volume, on SAN A."},
+			{Do: drill.Inject, Say: "Migrate the database's storage from SAN A to a new SAN C the hurried way: a torn copy of the live database with bits flipped in transit, switched to without verification.",
+				Faults: []fault.Spec{{Name: "storage-migration", Params: map[string]string{"botch": "torn-copy,bitflip-in-transit", "verify": "false", "domain": "san-c", "bytes": "64"}}}},
+			{Do: drill.Disaster, Faults: loseStorage},
+			{Do: drill.Restore},
+			{Do: drill.Verify},
+		},
+		Expect:        report.ExpectLossDetected,
+		MaxLostWrites: -1,
+	},
+	{
+		Name:    "crash-mid-sync",
+		Summary: "PostgreSQL and the sync server are killed with SIGKILL while phones sync; after they restart, every acknowledged write must be there (a commit is durable before it is acknowledged).",
+		Labels:  []string{Smoke, Nightly},
+		Profile: "tiny",
+		Backup:  "continuous",
+		Proxy:   true,
+		Steps: []drill.Step{
+			{Do: drill.BaseBackup},
+			{Do: drill.Load, Faults: []fault.Spec{{Name: "kill-9", Target: "postgres"}, {Name: "kill-9", Target: "syncd"}}},
+			{Do: drill.Verify},
+		},
+		Expect:        report.ExpectIntact,
+		MaxLostWrites: 0,
+	},
+	{
+		Name:    "partition-mid-sync",
+		Summary: "The link between the sync server and PostgreSQL black-holes and the phones' link drops while they sync (Toxiproxy); writes in flight become ambiguous, and afterwards every acknowledged write must be there.",
+		Labels:  []string{Nightly},
+		Profile: "tiny",
+		Backup:  "continuous",
+		Proxy:   true,
+		Steps: []drill.Step{
+			{Do: drill.BaseBackup},
+			{Do: drill.Load, Faults: []fault.Spec{{Name: "timeout", Target: "syncd-postgres"}, {Name: "link-down", Target: "phones-syncd"}}},
+			{Do: drill.Verify},
+		},
+		Expect:        report.ExpectIntact,
+		MaxLostWrites: 0,
+	},
+	{
+		Name:    "silent-backup-corruption",
+		Summary: "The newest base backup is silently corrupted on the backup volume; verification before restore must catch it and fall back to the older base backup plus WAL, and every user must still be intact.",
+		Labels:  []string{Nightly},
+		Profile: "tiny",
+		Backup:  "continuous",
+		Steps: []drill.Step{
+			{Do: drill.BaseBackup},
+			{Do: drill.Load},
+			{Do: drill.BaseBackup},
+			{Do: drill.Inject, Faults: []fault.Spec{{Name: "corrupt-backup-file", Params: map[string]string{"path": "{newest-backup}/**", "files": "2", "bytes": "64"}}}},
+			{Do: drill.Disaster, Faults: []fault.Spec{{Name: "lose-domain", Target: "san-a"}}},
+			{Do: drill.Restore},
+			{Do: drill.Verify},
+		},
+		Expect:        report.ExpectIntact,
+		MaxLostWrites: 0,
+	},
+	{
+		Name:    "botched-schema-migration",
+		Summary: "A sync server upgrade runs a schema migration that mangles data and commits (contacts lose photos, notes are truncated, times shift zone); point-in-time recovery to the restore point taken before the upgrade brings every user back intact.",
+		Labels:  []string{Smoke, Nightly, Migration},
+		Profile: "tiny",
+		Backup:  "continuous",
+		Steps: []drill.Step{
+			{Do: drill.BaseBackup},
+			{Do: drill.Load},
+			{Do: drill.RestorePoint, Name: "before-upgrade"},
+			{Do: drill.Inject, Faults: []fault.Spec{{Name: "botched-schema-migration"}}},
+			{Do: drill.Observe},
+			{Do: drill.Restore, Name: "before-upgrade"},
+			{Do: drill.Verify},
+		},
+		Expect:        report.ExpectIntact,
+		MaxLostWrites: 0,
+	},
+}
+
+// Find returns the scenario with the given name.
+func Find(name string) (drill.Scenario, error) {
+	for _, s := range All {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return drill.Scenario{}, fmt.Errorf("find scenario %q: no such scenario; `firedrill list` shows them: %s", name, strings.Join(Names(), ", "))
+}
+
+// Names lists the scenarios' names, sorted.
+func Names() []string {
+	var names []string
+	for _, s := range All {
+		names = append(names, s.Name)
+	}
+	sort.Strings(names)
+	return names
+}
