@@ -663,3 +663,54 @@ func orDiscard(w io.Writer) io.Writer {
 	}
 	return w
 }
+
+// Reverify re-checks a saved run offline from its ledger, observation and
+// verify input, refreshes the report's findings and verdict (the scenario gives
+// the expectation and budgets; nil keeps the report's), and rewrites the run
+// directory's report.json, index.html and junit.xml.
+func Reverify(dir *report.RunDir, sc *Scenario) (*report.Report, error) {
+	r, err := dir.Load()
+	if err != nil {
+		return nil, fmt.Errorf("load report: %w", err)
+	}
+	l, err := ledger.Load(dir.LedgerPath())
+	if err != nil {
+		return nil, fmt.Errorf("load ledger: %w", err)
+	}
+	var obs model.Observation
+	if err := readJSON(dir.ObservationPath(), &obs); err != nil {
+		return nil, fmt.Errorf("load observation (a run that ended before verification has none): %w", err)
+	}
+	var in VerifyInput
+	if err := readJSON(dir.Path+"/"+VerifyInputFile, &in); err != nil {
+		return nil, fmt.Errorf("load verify input: %w", err)
+	}
+	res := Check(l, obs, in)
+	FillFromVerify(r, res, l)
+	if sc == nil {
+		sc = &Scenario{Name: r.Scenario, Expect: r.Expected, MaxLostWrites: -1}
+	}
+	r.Budgets = nil
+	if sc.MaxLostWrites >= 0 {
+		r.Budgets = append(r.Budgets, report.NewBudget("rpo", "acked writes", float64(sc.MaxLostWrites), float64(r.RPO.LostAckedWrites)))
+	}
+	if sc.MaxRTO > 0 && r.RTO.Seconds > 0 {
+		r.Budgets = append(r.Budgets, report.NewBudget("rto", "s", sc.MaxRTO.Seconds(), r.RTO.Seconds))
+	}
+	r.Verdict, r.Actual, r.Reason = judge(*sc, &res, nil, r)
+	if err := dir.Write(r); err != nil {
+		return nil, fmt.Errorf("write report: %w", err)
+	}
+	return r, nil
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/firedrill/firedrill/harness/drill"
+	"github.com/firedrill/firedrill/harness/engine"
+	"github.com/firedrill/firedrill/harness/report"
+	"github.com/firedrill/firedrill/scenarios"
+)
+
+// exitError is the status of a run that could not reach a verdict (Docker down,
+// a stage that failed): neither a pass nor a found failure.
+const exitError = 3
+
+func init() {
+	register(command{name: "list", summary: "list the scenarios with their labels, profile and backup strategy", run: runList})
+	register(command{name: "run", summary: "run a scenario: stack, load, fault, restore, verify, report", run: runScenario})
+	register(command{name: "report", summary: "re-verify a saved run offline and re-render its report", run: runReport})
+}
+
+func runList(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "list", "[--label L]")
+	label := fs.String("label", "", "only scenarios with this label (smoke, nightly, migration, gameday, slow)")
+	if st := parseFlags(fs, args); st >= 0 {
+		return st
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCENARIO\tLABELS\tPROFILE\tBACKUP\tEXPECT")
+	n := 0
+	for _, sc := range scenarios.All {
+		if *label != "" && !sc.HasLabel(*label) {
+			continue
+		}
+		n++
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", sc.Name, strings.Join(sc.Labels, ","), sc.Profile, sc.Backup, sc.Expect)
+	}
+	tw.Flush()
+	fmt.Fprintln(e.stdout)
+	for _, sc := range scenarios.All {
+		if *label == "" || sc.HasLabel(*label) {
+			fmt.Fprintf(e.stdout, "%s\n  %s\n", sc.Name, sc.Summary)
+		}
+	}
+	if n == 0 {
+		fmt.Fprintf(e.stderr, "firedrill list: no scenario has label %q\n", *label)
+		return exitUsage
+	}
+	return exitOK
+}
+
+func runScenario(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "run", "<scenario> [--profile P] [--seed S] [--step] [--reports DIR]")
+	prof := fs.String("profile", "", "data profile to use instead of the scenario's (tiny, small, large)")
+	seedFlag := fs.String("seed", "", "seed of the workload, data and fault schedule (default: FIREDRILL_SEED, else random)")
+	step := fs.Bool("step", false, "pause before each stage and say what is about to happen (game days)")
+	reports := fs.String("reports", "reports", "directory that holds run directories; <dir>/latest points at the newest")
+	var name string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if st := parseFlags(fs, args); st >= 0 {
+		return st
+	}
+	if name == "" {
+		fmt.Fprintf(e.stderr, "firedrill run: name a scenario; `firedrill list` shows them: %s\n", strings.Join(scenarios.Names(), ", "))
+		return exitUsage
+	}
+	sc, err := scenarios.Find(name)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "firedrill run: %v\n", err)
+		return exitUsage
+	}
+	seed, from, err := resolveSeed(e, *seedFlag)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "firedrill run: %v\n", err)
+		return exitUsage
+	}
+	replay := fmt.Sprintf("go run ./cmd/firedrill run %s --seed %d", sc.Name, seed)
+	if *prof != "" {
+		replay += " --profile " + *prof
+	}
+	fmt.Fprintf(e.stderr, "firedrill run: seed %d (%s)\n", seed, from)
+	out, err := drill.Run(ctx, sc, drill.Options{
+		Seed: seed, Profile: *prof, Reports: *reports, Step: *step,
+		Out: e.stdout, In: os.Stdin, Progress: e.stderr, ProgressTTY: e.stderrTTY, Command: replay,
+	})
+	if out == nil {
+		fmt.Fprintf(e.stderr, "firedrill run: %v\n", err)
+		if errors.Is(err, engine.ErrUnreachable) {
+			return exitError
+		}
+		return exitUsage
+	}
+	fmt.Fprintln(e.stdout)
+	report.WriteSummary(e.stdout, out.Report)
+	fmt.Fprintln(e.stdout)
+	fmt.Fprintln(e.stdout, out.Report.Line(out.Dir.Root+"/latest/index.html"))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "firedrill run: %v\n", err)
+	}
+	switch out.Report.Verdict {
+	case report.Pass:
+		return exitOK
+	case report.Fail:
+		return exitFail
+	}
+	return exitError
+}
+
+func runReport(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "report", "<run-dir>  (e.g. reports/latest)")
+	var path string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		path, args = args[0], args[1:]
+	}
+	if st := parseFlags(fs, args); st >= 0 {
+		return st
+	}
+	if path == "" {
+		fmt.Fprintln(e.stderr, "firedrill report: name a run directory, e.g. reports/latest")
+		return exitUsage
+	}
+	dir, err := report.OpenRunDir(path)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "firedrill report: %v\n", err)
+		return exitUsage
+	}
+	var sc *drill.Scenario
+	if r, err := dir.Load(); err == nil {
+		if s, err := scenarios.Find(r.Scenario); err == nil {
+			sc = &s
+		}
+	}
+	r, err := drill.Reverify(dir, sc)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "firedrill report: %v\n", err)
+		return exitFail
+	}
+	report.WriteSummary(e.stdout, r)
+	fmt.Fprintln(e.stdout, r.Line(dir.HTMLPath()))
+	if r.Verdict == report.Pass {
+		return exitOK
+	}
+	return exitFail
+}
