@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/harness/backup"
+	"github.com/firedrill/firedrill/harness/backup/wal"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/stack/stacktest"
 	"github.com/firedrill/firedrill/harness/timeline"
@@ -16,8 +17,8 @@ import (
 // TestContinuous drives the continuous strategy through a whole drill: writes,
 // two base backups, a restore point, writers cut off by killing the primary, the
 // loss of the primary's storage (san-a), and then restores into fresh stacks to
-// the latest point, to the restore point, to a time, and from an older base
-// backup once the newest has been corrupted.
+// the latest point, to the restore point, to a time, from an older base backup
+// once the newest has been corrupted, and not at all once the archive has a gap.
 func TestContinuous(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -145,11 +146,23 @@ func TestContinuous(t *testing.T) {
 		checkRows(t, readRows(ctx, t, r.Stack.Postgres), all, ambiguous)
 	})
 
-	t.Run("no usable backup when both are corrupted", func(t *testing.T) {
-		corruptBackup(ctx, t, run, cat.Volume, b1.Path)
+	t.Run("a gap in the WAL archive leaves no usable backup", func(t *testing.T) {
+		// The newest backup is corrupted (above); now the archive loses the
+		// segment after the older backup's start, so nothing reaches the end.
+		seg := wal.SegmentOf(b1.Timeline, b1.StartLSN, b1.SegmentSize)
+		seg.No++
+		missing := seg.Name(b1.SegmentSize)
+		ctr := helperContainer(ctx, t, run, cat.Volume.Mount("/backup", false))
+		defer ctr.Terminate(context.WithoutCancel(ctx))
+		shell(ctx, t, ctr, `mv "/backup/wal/$1" "/backup/wal/$1.lost"`, missing)
 		_, err := backup.Restore(ctx, run, cat, backup.Latest(), backup.WithoutSyncd())
-		if !errors.Is(err, backup.ErrNoUsableBackup) {
-			t.Fatalf("restore with every backup corrupted: %v, want ErrNoUsableBackup", err)
+		var none *backup.NoUsableBackupError
+		if !errors.Is(err, backup.ErrNoUsableBackup) || !errors.As(err, &none) {
+			t.Fatalf("restore across a gap: %v, want ErrNoUsableBackup", err)
+		}
+		if len(none.Attempts) != 2 || !strings.Contains(none.Attempts[0].Reason, "checksum mismatch") ||
+			!strings.Contains(none.Attempts[1].Reason, missing) {
+			t.Errorf("attempts = %+v; want %s refused for its checksum, %s for missing %s", none.Attempts, b2.ID, b1.ID, missing)
 		}
 		t.Log(err)
 	})

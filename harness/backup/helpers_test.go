@@ -251,7 +251,10 @@ func helperContainer(ctx context.Context, t testing.TB, run *stack.Run, mounts .
 	ctr, err := testcontainers.Run(ctx, images.MustRef(images.Postgres),
 		testcontainers.WithLabels(run.Labels("test")),
 		testcontainers.WithCmd("bash", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"),
-		testcontainers.WithHostConfigModifier(func(h *container.HostConfig) { h.Mounts = append(h.Mounts, mounts...) }),
+		testcontainers.WithHostConfigModifier(func(h *container.HostConfig) {
+			h.Mounts = append(h.Mounts, mounts...)
+			h.NetworkMode = "none"
+		}),
 	)
 	if err != nil {
 		if ctr != nil {

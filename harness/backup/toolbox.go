@@ -54,6 +54,8 @@ func startToolbox(ctx context.Context, run *stack.Run, spec toolboxSpec) (*toolb
 	}
 	if spec.network != "" {
 		opts = append(opts, tcnetwork.WithNetworkName([]string{spec.alias}, spec.network))
+	} else {
+		opts = append(opts, testcontainers.WithHostConfigModifier(func(h *container.HostConfig) { h.NetworkMode = "none" }))
 	}
 	ctr, err := testcontainers.Run(ctx, ref, opts...)
 	if ctr != nil {
@@ -112,7 +114,8 @@ func (t *toolbox) exec(ctx context.Context, user string, env []string, script st
 	return execIn(ctx, t.ctr, user, env, script, args...)
 }
 
-// terminate removes the container (never its named volumes).
+// terminate removes the container (never its named volumes); again, it does
+// nothing.
 func (t *toolbox) terminate(ctx context.Context) error {
 	if t == nil || t.ctr == nil {
 		return nil
@@ -120,6 +123,7 @@ func (t *toolbox) terminate(ctx context.Context) error {
 	if err := t.ctr.Terminate(ctx, testcontainers.StopTimeout(5*time.Second)); err != nil {
 		return fmt.Errorf("remove %s: %w", shortID(t.ctr), err)
 	}
+	t.ctr = nil
 	return nil
 }
 
