@@ -23,7 +23,13 @@ func runCLI(t *testing.T, environ map[string]string, args ...string) (int, strin
 	t.Helper()
 	var out, errOut bytes.Buffer
 	e := &env{stdout: &out, stderr: &errOut, getenv: func(k string) string { return environ[k] }}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Stop a little before the test binary's deadline, so a stuck run fails with
+	// its output rather than a panic.
+	deadline := time.Now().Add(30 * time.Minute)
+	if d, ok := t.Deadline(); ok {
+		deadline = d.Add(-30 * time.Second)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	st := run(ctx, e, args)
 	return st, out.String(), errOut.String()

@@ -322,6 +322,9 @@ func (d *device) do(ctx context.Context, op gen.Op) error {
 		if err != nil {
 			return err
 		}
+		if ctx.Err() != nil {
+			return ctx.Err() // the load is stopping: the attempt is recorded, decide nothing
+		}
 		switch {
 		case out == ledger.OK:
 			st.exists, st.unknown, st.etag, st.digest = true, false, res.ETag, digest
@@ -365,6 +368,9 @@ func (d *device) remove(ctx context.Context, op gen.Op, key, u string, st *itemS
 		res, out, err := d.send(ctx, w)
 		if err != nil {
 			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 		switch {
 		case out == ledger.OK || res.Status == http.StatusNotFound || res.Status == http.StatusGone:
