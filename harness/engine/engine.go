@@ -16,6 +16,7 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 )
 
 // ReaperImage is the Ryuk image testcontainers would start to reap containers.
@@ -51,6 +52,11 @@ func Configure(ctx context.Context) (Settings, error) {
 
 func configure(ctx context.Context) (Settings, error) {
 	var s Settings
+	// testcontainers logs a banner and every container's life to stderr, which
+	// buries a drill's narration; FIREDRILL_DEBUG=1 brings it back.
+	if os.Getenv("FIREDRILL_DEBUG") == "" {
+		tclog.SetDefault(tclog.NewNoopLogger())
+	}
 	raw, err := client.New(client.FromEnv)
 	if err != nil {
 		return s, fmt.Errorf("create docker client: %w", err)

@@ -11,6 +11,10 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 )
 
+// DefaultBcryptCost is the bcrypt cost of the passwords of users a stack's syncd
+// creates: bcrypt's minimum.
+const DefaultBcryptCost = "4"
+
 // Syncd is a running reference sync server.
 type Syncd struct {
 	Container  *testcontainers.DockerContainer
@@ -72,6 +76,10 @@ func RunSyncd(ctx context.Context, run *Run, networkName, databaseURL string, op
 		"SYNCD_DATABASE_URL": databaseURL,
 		"SYNCD_ADMIN_TOKEN":  s.AdminToken,
 		"SYNCD_LISTEN":       ":8080",
+		// Password hashing is not what a drill rehearses: the cheapest bcrypt cost
+		// keeps creating and logging in thousands of users from dominating a run.
+		// WithSyncdEnv sets a realistic cost where it matters.
+		"SYNCD_BCRYPT_COST": DefaultBcryptCost,
 	}
 	for k, v := range cfg.env {
 		env[k] = v
