@@ -442,6 +442,10 @@ func webdavAbsent(err error) bool {
 func (o *observer) readFiles(ctx context.Context, k model.Kind, coll, prefix string) {
 	members, err := o.list(ctx, coll, false)
 	if err != nil {
+		if prefix == "" && webdavAbsent(err) {
+			o.notCovered(k) // the server has no such collection: it does not keep this kind
+			return
+		}
 		o.unreadable("list %s: %s", coll, describe(err))
 		return
 	}
@@ -469,23 +473,7 @@ func (o *observer) readFiles(ctx context.Context, k model.Kind, coll, prefix str
 }
 
 func (o *observer) readPhotos(ctx context.Context) {
-	coll := dav.Expand(o.opts.PhotosURL, o.opts.Server, o.uo.User)
-	if err := o.probe(ctx, coll); err != nil {
-		if webdavAbsent(err) {
-			o.notCovered(model.KindPhoto)
-			return
-		}
-		o.unreadable("photos at %s: %s", coll, describe(err))
-		return
-	}
-	o.readFiles(ctx, model.KindPhoto, coll, "")
-}
-
-func (o *observer) probe(ctx context.Context, coll string) error {
-	return o.retry(ctx, func(ctx context.Context) error {
-		_, err := o.c.Propfind(ctx, coll, "0", dav.PropResourceType)
-		return err
-	})
+	o.readFiles(ctx, model.KindPhoto, dav.Expand(o.opts.PhotosURL, o.opts.Server, o.uo.User), "")
 }
 
 // readApps reads the app data collection: one sub-collection per app, each file
