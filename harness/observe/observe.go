@@ -248,33 +248,56 @@ type member struct {
 }
 
 // list lists the non-collection members of a collection: sync-collection from an
-// empty token, or PROPFIND Depth 1 when the server has no sync-collection.
+// empty token, or PROPFIND Depth 1 when the server has no sync-collection. A
+// sync-collection answer the server truncated (RFC 6578: 507 on the collection
+// itself) is continued from its token.
 func (o *observer) list(ctx context.Context, coll string, trySync bool) ([]member, error) {
-	var ms *dav.Multistatus
-	err := o.retry(ctx, func(ctx context.Context) error {
-		var err error
-		if trySync {
-			ms, err = o.c.SyncCollection(ctx, coll, "", dav.PropGetETag, dav.PropResourceType)
-			if err == nil || !dav.HasStatus(err, 400, 403, 404, 405, 409, 415, 501) {
-				return err
-			}
-		}
-		ms, err = o.c.Propfind(ctx, coll, "1", dav.PropGetETag, dav.PropResourceType)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
 	var out []member
-	for _, r := range ms.Responses {
-		name, ok := dav.MemberName(coll, r.Href)
-		if !ok || r.Status == http.StatusNotFound || r.Prop(dav.PropResourceType).Has(dav.TypeCollection) {
-			continue
+	seen := map[string]bool{}
+	token := ""
+	for page := 0; page < maxPages; page++ {
+		var ms *dav.Multistatus
+		err := o.retry(ctx, func(ctx context.Context) error {
+			var err error
+			if trySync {
+				ms, err = o.c.SyncCollection(ctx, coll, token, dav.PropGetETag, dav.PropResourceType)
+				if err == nil || token != "" || !dav.HasStatus(err, 400, 403, 404, 405, 409, 415, 501) {
+					return err
+				}
+				trySync = false
+			}
+			ms, err = o.c.Propfind(ctx, coll, "1", dav.PropGetETag, dav.PropResourceType)
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, member{href: r.Href, name: name, etag: strings.TrimSpace(r.Text(dav.PropGetETag))})
+		truncated := false
+		for _, r := range ms.Responses {
+			name, ok := dav.MemberName(coll, r.Href)
+			if !ok {
+				truncated = truncated || (trySync && r.Status == http.StatusInsufficientStorage)
+				continue
+			}
+			if seen[name] || r.Status == http.StatusNotFound || r.Prop(dav.PropResourceType).Has(dav.TypeCollection) {
+				continue
+			}
+			seen[name] = true
+			out = append(out, member{href: r.Href, name: name, etag: strings.TrimSpace(r.Text(dav.PropGetETag))})
+		}
+		if !truncated {
+			return out, nil
+		}
+		if ms.SyncToken == "" || ms.SyncToken == token {
+			return nil, &dav.ProtocolError{Method: "REPORT", URL: coll, Err: errors.New("truncated sync-collection answer without a new sync-token")}
+		}
+		token = ms.SyncToken
 	}
-	return out, nil
+	return nil, &dav.ProtocolError{Method: "REPORT", URL: coll, Err: fmt.Errorf("sync-collection still truncated after %d pages", maxPages)}
 }
+
+// maxPages bounds the pages of a truncated sync-collection listing.
+const maxPages = 10000
 
 // readDAV reads an address book or calendar: listing, then multiget in batches.
 func (o *observer) readDAV(ctx context.Context, coll string, mk dav.MultigetKind) {

@@ -97,7 +97,23 @@ func (s *scripted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var b strings.Builder
-		for _, f := range s.members(p) {
+		members := s.members(p)
+		if s.faulty("paged", user) {
+			// RFC 6578 truncation: half the members, a 507 on the collection, and a
+			// token to continue from.
+			half := len(members) / 2
+			if strings.Contains(string(reqBody), "<d:sync-token>page2</d:sync-token>") {
+				members = members[half:]
+			} else {
+				for _, f := range members[:half] {
+					b.WriteString(propResp(f, `<d:getetag>"e1"</d:getetag>`))
+				}
+				b.WriteString(`<d:response><d:href>` + p + `</d:href><d:status>HTTP/1.1 507 Insufficient Storage</d:status></d:response>`)
+				write207(w, b.String()+`<d:sync-token>page2</d:sync-token>`)
+				return
+			}
+		}
+		for _, f := range members {
 			b.WriteString(propResp(f, `<d:getetag>"e1"</d:getetag>`))
 		}
 		write207(w, b.String()+`<d:sync-token>tok-1</d:sync-token>`)
@@ -251,6 +267,22 @@ func TestObserveIntact(t *testing.T) {
 		for key, d := range want[uo.User] {
 			if got[key] != d {
 				t.Errorf("%s %s: digest %v, want %v", uo.User, key, got[key], d)
+			}
+		}
+	}
+}
+
+func TestObservePagedSync(t *testing.T) {
+	s, accts, want := fixture(t, 2)
+	s.fault["paged"] = "*"
+	obs := observeWith(t, s, accts, Options{})
+	for _, uo := range obs.Users {
+		if uo.Unreadable != "" || len(uo.Items) != len(want[uo.User]) {
+			t.Errorf("%s: %d items, want %d; unreadable %q", uo.User, len(uo.Items), len(want[uo.User]), uo.Unreadable)
+		}
+		for _, it := range uo.Items {
+			if want[uo.User][it.Key] != it.Digest {
+				t.Errorf("%s %s: digest %v, want %v", uo.User, it.Key, it.Digest, want[uo.User][it.Key])
 			}
 		}
 	}
