@@ -7,8 +7,18 @@
 // staging stack with a users file of accounts that exist there. Each subcommand
 // lives in its own file and registers itself in commands; run `firedrill help`.
 //
-// Exit status: 0 success (verify: every user intact), 1 failure (verify: damage
-// found or not everything could be verified), 2 bad input or usage.
+// The users file is CSV, one account per line: username,password. A first line
+// "username,password" is an optional header; lines starting with '#' are comments;
+// fields may be quoted ("pa,ss"). load needs the accounts to exist on the server;
+// with --admin-token it creates them through the reference server's admin API.
+//
+// Every run prints its seed; FIREDRILL_SEED=<n> (or --seed) replays a load's data
+// and plan. verify prints the seed recorded in the ledger.
+//
+// Exit status: 0 success (verify: every user intact), 1 failure (load: a user did
+// not complete; verify: damage found, or not everything could be verified), 2 bad
+// input or usage (malformed users file, unknown profile, a ledger that does not
+// match the users, a server that cannot be reached at all by verify).
 package main
 
 import (
