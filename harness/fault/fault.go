@@ -1,0 +1,160 @@
+// Package fault causes, on purpose and repeatably, what went wrong (or could
+// have) in a real outage of a sync service: processes killed, frozen or
+// restarted; networks partitioned, slowed or cut; disks filled; files corrupted;
+// a whole failure domain lost; storage and schema migrations botched; backups
+// damaged; phones reset while the server was down.
+//
+// Each fault is a value behind one small interface (Fault: a kebab-case name, a
+// target, Inject, Recover, Wait), registered under its name so that scenarios can
+// name faults as data (Spec) and a Schedule derived from the run's seed can say
+// when each is injected and recovered. Faults act only on Docker objects labelled
+// with the current run: a container, volume or network without the run's labels
+// is refused with ErrNotOwned. Inject and Active.Recover record each fault's start
+// and end in the run's timeline.
+package fault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/firedrill/firedrill/harness/fault/proxy"
+	"github.com/firedrill/firedrill/harness/stack"
+	"github.com/firedrill/firedrill/harness/timeline"
+)
+
+// Fault is one failure firedrill can cause.
+type Fault interface {
+	// Name is the kebab-case name the fault is registered under, e.g. "kill-9".
+	Name() string
+	// Target names what the fault aims at: a component ("postgres", "syncd"), a
+	// link ("phones-syncd"), a volume or a failure domain ("san-a").
+	Target() string
+	// Inject causes the failure. It returns once the failure is in effect.
+	Inject(ctx context.Context, env *Env) error
+	// Recover undoes what can be undone (restarts, reconnects, removes toxics);
+	// for a permanent fault it does nothing: the data is gone until a restore.
+	Recover(ctx context.Context, env *Env) error
+	// Wait returns once the target serves again after Recover.
+	Wait(ctx context.Context, env *Env) error
+}
+
+// Permanent is implemented by faults whose damage Recover cannot undo (lost
+// volumes, corrupted files, a botched migration that committed): Recover brings
+// the service back where it can, but the data stays damaged.
+type Permanent interface {
+	Permanent() bool
+}
+
+// Detailer is implemented by faults that can say what exactly they did (which
+// files, which offsets, what a migration's verification found), for the timeline.
+type Detailer interface {
+	Detail() string
+}
+
+// ErrNotOwned reports a Docker object that is not labelled with the current run:
+// no fault ever touches it.
+var ErrNotOwned = errors.New("not labelled with this run")
+
+// The components a fault may name as its target.
+const (
+	Postgres = "postgres"
+	Syncd    = "syncd"
+	Proxy    = "proxy"
+)
+
+// Env is what faults act in: the run (only its labelled objects may be touched),
+// the stack under test, the fault proxy when the stack runs behind one, the
+// timeline that records each fault, the seed every random choice derives from,
+// and the devices the workload offers for device faults.
+type Env struct {
+	Run      *stack.Run
+	Stack    *stack.Stack       // the stack under test; faults aimed at components need it
+	Proxy    *proxy.Proxy       // nil unless the stack runs behind the fault proxy
+	Timeline *timeline.Timeline // nil records nothing
+	Seed     int64
+	Devices  Devices // nil unless the workload offers device hooks
+	// WaitTimeout bounds each Wait (default 2 minutes).
+	WaitTimeout time.Duration
+}
+
+func (e *Env) waitTimeout() time.Duration {
+	if e.WaitTimeout > 0 {
+		return e.WaitTimeout
+	}
+	return 2 * time.Minute
+}
+
+func (e *Env) check() error {
+	if e == nil || e.Run == nil {
+		return errors.New("fault: the environment has no run: build Env with the run whose objects the fault may touch")
+	}
+	return nil
+}
+
+// Active is a fault that has been injected and whose span in the timeline is
+// open until Recover.
+type Active struct {
+	Fault Fault
+	env   *Env
+	end   func(detail string)
+	done  bool
+}
+
+// Inject injects f in env and opens its span in the timeline. A permanent
+// fault's span closes when Inject returns; any other's when Active.Recover does.
+func Inject(ctx context.Context, env *Env, f Fault) (*Active, error) {
+	if err := env.check(); err != nil {
+		return nil, err
+	}
+	end := env.Timeline.Begin(timeline.Fault, f.Name(), f.Target())
+	if err := f.Inject(ctx, env); err != nil {
+		end("inject failed: " + err.Error())
+		return nil, fmt.Errorf("inject %s into %s: %w", f.Name(), f.Target(), err)
+	}
+	a := &Active{Fault: f, env: env, end: end}
+	if p, ok := f.(Permanent); ok && p.Permanent() {
+		end(joinDetail("permanent", detailOf(f)))
+		a.end = func(string) {}
+	}
+	return a, nil
+}
+
+// Recover recovers the fault, waits until its target serves again, and closes
+// its span. Calling it again does nothing.
+func (a *Active) Recover(ctx context.Context) error {
+	if a == nil || a.done {
+		return nil
+	}
+	a.done = true
+	if err := a.Fault.Recover(ctx, a.env); err != nil {
+		a.end(joinDetail("recover failed: "+err.Error(), detailOf(a.Fault)))
+		return fmt.Errorf("recover %s on %s: %w", a.Fault.Name(), a.Fault.Target(), err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, a.env.waitTimeout())
+	defer cancel()
+	if err := a.Fault.Wait(wctx, a.env); err != nil {
+		a.end(joinDetail("service did not come back: "+err.Error(), detailOf(a.Fault)))
+		return fmt.Errorf("wait for %s after %s: %w", a.Fault.Target(), a.Fault.Name(), err)
+	}
+	a.end(detailOf(a.Fault))
+	return nil
+}
+
+func detailOf(f Fault) string {
+	if d, ok := f.(Detailer); ok {
+		return d.Detail()
+	}
+	return ""
+}
+
+func joinDetail(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
