@@ -265,14 +265,4 @@ func (f *BackupDamage) Detail() string {
 }
 
 // Paths returns the files Inject damaged, each once.
-func (f *BackupDamage) Paths() []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, o := range f.ops {
-		if !seen[o.Path] {
-			seen[o.Path] = true
-			out = append(out, o.Path)
-		}
-	}
-	return out
-}
+func (f *BackupDamage) Paths() []string { return opPaths(f.ops) }

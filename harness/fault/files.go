@@ -221,3 +221,16 @@ func describeOps(ops []fileOp) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// opPaths returns the files ops touch, each once, in order.
+func opPaths(ops []fileOp) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, o := range ops {
+		if !seen[o.Path] {
+			seen[o.Path] = true
+			out = append(out, o.Path)
+		}
+	}
+	return out
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/firedrill/firedrill/harness/stack"
@@ -15,20 +16,53 @@ import (
 	"github.com/moby/moby/client"
 )
 
+// stackMu guards the stack's component fields, which a storage migration
+// replaces when it switches the database while other faults may read them.
+var stackMu sync.RWMutex
+
+// postgres returns the stack's PostgreSQL, or nil.
+func (e *Env) postgres() *stack.Postgres {
+	stackMu.RLock()
+	defer stackMu.RUnlock()
+	if e.Stack == nil {
+		return nil
+	}
+	return e.Stack.Postgres
+}
+
+// syncd returns the stack's syncd, or nil.
+func (e *Env) syncd() *stack.Syncd {
+	stackMu.RLock()
+	defer stackMu.RUnlock()
+	if e.Stack == nil {
+		return nil
+	}
+	return e.Stack.Syncd
+}
+
+// setPostgres replaces the stack's PostgreSQL after a switch.
+func (e *Env) setPostgres(p *stack.Postgres) {
+	stackMu.Lock()
+	defer stackMu.Unlock()
+	e.Stack.Postgres = p
+}
+
 // componentID returns the container id of a named component of the stack, or
 // false when target is not a component name.
 func (e *Env) componentID(target string) (string, bool, error) {
 	switch target {
 	case Postgres:
-		if e.Stack == nil || e.Stack.Postgres == nil || e.Stack.Postgres.Container == nil {
+		pg := e.postgres()
+		if pg == nil || pg.Container == nil {
 			return "", true, errors.New("the environment has no stack with a PostgreSQL container")
 		}
-		return e.Stack.Postgres.Container.GetContainerID(), true, nil
+		return pg.Container.GetContainerID(), true, nil
 	case Syncd:
-		if e.Stack == nil || e.Stack.Syncd == nil || e.Stack.Syncd.Container == nil {
+		sd := e.syncd()
+		if sd == nil || sd.Container == nil {
 			return "", true, errors.New("the environment has no stack with a syncd container")
 		}
-		return e.Stack.Syncd.Container.GetContainerID(), true, nil
+		return sd.Container.GetContainerID(), true, nil
 	case Proxy:
 		if e.Proxy == nil || e.Proxy.Container == nil {
 			return "", true, errors.New("the environment has no fault proxy: start the stack with proxy.Interpose")
@@ -75,10 +109,11 @@ func (e *Env) volume(ctx context.Context, target string) (stack.Volume, error) {
 	case "":
 		return stack.Volume{}, errors.New("no target given: name a component (postgres) or a volume of this run")
 	case Postgres:
-		if e.Stack == nil || e.Stack.Postgres == nil {
+		pg := e.postgres()
+		if pg == nil {
 			return stack.Volume{}, errors.New("find postgres data volume: the environment has no stack with PostgreSQL")
 		}
-		name = e.Stack.Postgres.Data.Name
+		name = pg.Data.Name
 	}
 	res, err := e.Run.Docker.VolumeInspect(ctx, name, client.VolumeInspectOptions{})
 	if err != nil {
@@ -148,9 +183,9 @@ func (e *Env) ready(ctx context.Context, target string) error {
 		}
 		switch target {
 		case Postgres:
-			return pingPostgres(ctx, e.Stack.Postgres)
+			return pingPostgres(ctx, e.postgres())
 		case Syncd:
-			return pingSyncd(ctx, e.Stack.Syncd)
+			return pingSyncd(ctx, e.syncd())
 		case Proxy:
 			return e.Proxy.Ping(ctx)
 		}

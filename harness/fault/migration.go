@@ -349,7 +349,7 @@ func (f *Migration) damageCopy(ctx context.Context, env *Env, r *rand.Rand, tgt 
 
 // runCommand runs the user's own migration command with the volumes mounted.
 func (f *Migration) runCommand(ctx context.Context, env *Env, mounts []mount.Mount) error {
-	pg := env.Stack.Postgres
+	pg := env.postgres()
 	spec := helper.Spec{
 		Image:  f.Image,
 		Cmd:    f.Command,
@@ -494,7 +494,7 @@ func switchDatabase(ctx context.Context, env *Env, oldID string, data stack.Volu
 	if err != nil {
 		return err
 	}
-	pg := env.Stack.Postgres
+	pg := env.postgres()
 	opts := []stack.PostgresOption{
 		stack.WithDataVolume(data),
 		stack.WithPostgresAlias(pg.Alias),
@@ -527,7 +527,7 @@ func switchDatabase(ctx context.Context, env *Env, oldID string, data stack.Volu
 	}
 	np, err := stack.RunPostgres(ctx, env.Run, pg.Network, opts...)
 	if np != nil && np.Container != nil {
-		env.Stack.Postgres = np
+		env.setPostgres(np)
 	}
 	return err
 }

@@ -126,6 +126,16 @@ func TestStorageMigration(t *testing.T) {
 			t.Fatalf("a faithful cp -a did not pass: %+v", o)
 		}
 		intact(t)
+		// An online procedure: a base backup streamed while the database runs,
+		// which verification recovers (backup_label) before checking it.
+		o = migrate(t, env, map[string]string{"online": "true", "domain": other(env), "command": `
+			dir="$TARGET/$PGDATA_SUBDIR"
+			pg_basebackup -h "$PGHOST" -U "$PGREPLUSER" -D "$dir" -X stream --checkpoint=fast --no-password
+			chown -R postgres:postgres "$dir"`})
+		if !o.Verified || !o.Switched {
+			t.Fatalf("an online pg_basebackup did not pass: %+v", o)
+		}
+		intact(t)
 		o = migrate(t, env, map[string]string{"command": `cp -r "$SOURCE/$PGDATA_SUBDIR" "$TARGET/"`, "domain": other(env)})
 		if o.Verified || !o.RolledBack {
 			t.Fatalf("cp -r (no owners, no modes kept) passed verification: %+v", o)
@@ -168,7 +178,7 @@ func TestStorageMigration(t *testing.T) {
 		err := query(env, false, 3*time.Second, "SELECT 1")
 		mustFail(t, "query after the database was left down", err, unreachable...)
 	})
-	if n := len(env.Timeline.Entries()); n != 10 {
-		t.Errorf("timeline holds %d spans, want 10 (one per migration)", n)
+	if n := len(env.Timeline.Entries()); n != 11 {
+		t.Errorf("timeline holds %d spans, want 11 (one per migration)", n)
 	}
 }

@@ -91,7 +91,7 @@ func (f *SchemaMigration) Inject(ctx context.Context, env *Env) error {
 	if _, err := env.container(ctx, Postgres); err != nil {
 		return err
 	}
-	if f.Service == Syncd && env.Stack.Syncd != nil {
+	if f.Service == Syncd && env.syncd() != nil {
 		c, err := env.container(ctx, Syncd)
 		if err != nil {
 			return err
@@ -118,7 +118,7 @@ func (f *SchemaMigration) Inject(ctx context.Context, env *Env) error {
 // runBotches runs the named damages in one transaction and commits it.
 func runBotches(ctx context.Context, env *Env, botches []string) (map[string]int64, error) {
 	_, stmts := schemaBotches()
-	dsn, err := env.Stack.Postgres.DSN(ctx)
+	dsn, err := env.postgres().DSN(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -319,17 +319,7 @@ func (f *CorruptFile) Ops() []string {
 }
 
 // Paths returns the files Inject damaged, each once.
-func (f *CorruptFile) Paths() []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, o := range f.ops {
-		if !seen[o.Path] {
-			seen[o.Path] = true
-			out = append(out, o.Path)
-		}
-	}
-	return out
-}
+func (f *CorruptFile) Paths() []string { return opPaths(f.ops) }
 
 // LoseDomain destroys every volume of the run in a failure domain, as when the
 // SAN behind it is lost: the containers that use those volumes (the database,
