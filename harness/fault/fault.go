@@ -11,6 +11,40 @@
 // with the current run: a container, volume or network without the run's labels
 // is refused with ErrNotOwned. Inject and Active.Recover record each fault's start
 // and end in the run's timeline.
+//
+// # Catalogue
+//
+// Name, target (default), parameters (default):
+//
+//	kill-9               component                 -
+//	graceful-restart     component                 timeout (30s)
+//	pause                component                 -
+//	partition            component                 network (the stack's)
+//	latency              link                      latency (500ms), jitter (0), stream (downstream), percent (100)
+//	bandwidth            link                      rate in KB/s (16), stream, percent
+//	connection-reset     link                      after (0), stream, percent
+//	timeout              link                      close-after (0: never), stream, percent
+//	link-down            link                      -
+//	disk-full            volume (postgres)         -
+//	corrupt-file         volume (postgres)         path (pg/base/*/*), op (flip|truncate|delete), files (1), bytes (16), size (half), stopped (false)
+//	lose-domain          domain (san-a)            -
+//	storage-migration    postgres                  botch (none), verify (true), domain (san-b), command, image, online (false), files (2), bytes (16)
+//	botched-schema-migration  syncd or postgres   botch (all: drop-contact-photos, truncate-notes, shift-time-zones), timeout (30s)
+//	corrupt-backup-file  volume (backup)           path (base-backup data files), files (1), bytes (16)
+//	delete-backup-file   volume (backup)           path, files (1)
+//	corrupt-wal-segment  volume (backup)           path (**), segments (1), bytes (16), within (8192)
+//	delete-wal-segment   volume (backup)           path (**), segments (1)
+//	empty-backup         volume (backup)           path (**: the newest backup_manifest's directory)
+//	archive-gap          volume (backup)           path (**), segments (2)
+//	device-reset         devices (all)             server (syncd), count (0: all), kill (false), timeout (30s)
+//
+// A component is postgres, syncd or proxy, or a container of the run by name or
+// id; a link is phones-syncd or syncd-postgres (the fault proxy's, see package
+// proxy); a volume is a component (its data volume), a volume name, or a role of
+// the run's volumes ("backup" finds "stack-continuous-backup"); path parameters
+// are comma-separated globs relative to the volume's root in which ** matches
+// any depth. Every random choice (files, offsets, devices, schedule times)
+// derives from Env.Seed or the Schedule's seed.
 package fault
 
 import (

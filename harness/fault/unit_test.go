@@ -1,6 +1,7 @@
 package fault
 
 import (
+	"os"
 	"reflect"
 	"regexp"
 	"strings"
@@ -192,4 +193,16 @@ func stripComments(sql string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+func TestThePackageDocListsEveryFault(t *testing.T) {
+	src, err := os.ReadFile("fault.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range Names() {
+		if !strings.Contains(string(src), "//\t"+name+" ") {
+			t.Errorf("the catalogue in the package doc lacks %s", name)
+		}
+	}
 }
