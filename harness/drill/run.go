@@ -19,6 +19,7 @@ import (
 	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/observe"
 	"github.com/firedrill/firedrill/harness/report"
+	"github.com/firedrill/firedrill/harness/seed"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/timeline"
 	"github.com/firedrill/firedrill/harness/verify"
@@ -297,7 +298,7 @@ func (d *drillRun) load(ctx context.Context, specs []fault.Spec) (string, error)
 	errs := make([]error, len(specs))
 	base := d.ledger.Len()
 	for i, spec := range specs {
-		r := gen.Derive(d.opts.Seed, "fault-schedule", spec.String(), fmt.Sprint(i))
+		r := seed.Derive(d.opts.Seed, "fault-schedule", spec.String(), fmt.Sprint(i))
 		at := base + int64(float64(planned)*(0.2+0.4*r.Float64()))
 		hold := 2*time.Second + time.Duration(r.Int64N(int64(3*time.Second)))
 		wg.Add(1)

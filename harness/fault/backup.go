@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/firedrill/firedrill/harness/fault/internal/helper"
+	"github.com/firedrill/firedrill/harness/seed"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/moby/moby/api/types/mount"
 )
@@ -114,7 +115,7 @@ func (f *BackupDamage) Inject(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	r := derive(env.Seed, f.Kind, f.Volume, strings.Join(f.Patterns, ","))
+	r := seed.Derive(env.Seed, f.Kind, f.Volume, strings.Join(f.Patterns, ","))
 	isSegment := func(fi fileInfo) bool { return walSegmentName.MatchString(path.Base(fi.Path)) }
 	f.ops = nil
 	switch f.Kind {

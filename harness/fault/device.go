@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firedrill/firedrill/harness/seed"
 	"github.com/moby/moby/client"
 )
 
@@ -83,7 +84,7 @@ func (f *DeviceReset) Inject(ctx context.Context, env *Env) error {
 	}
 	sort.Slice(devs, func(i, j int) bool { return devs[i].ID() < devs[j].ID() })
 	if f.Count > 0 && f.Count < len(devs) {
-		r := derive(env.Seed, "device-reset", f.Selector)
+		r := seed.Derive(env.Seed, "device-reset", f.Selector)
 		picked := make([]Device, 0, f.Count)
 		for _, i := range r.Perm(len(devs))[:f.Count] {
 			picked = append(picked, devs[i])

@@ -2,8 +2,6 @@ package fault
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"path"
@@ -177,22 +175,6 @@ func flips(r *rand.Rand, f fileInfo, n int) []fileOp {
 	}
 	sort.Slice(ops, func(i, j int) bool { return ops[i].Offset < ops[j].Offset })
 	return ops
-}
-
-// derive returns a random source that depends only on the seed and the parts, so
-// that a fault picks the same files and offsets whenever the seed is replayed.
-func derive(seed int64, parts ...string) *rand.Rand {
-	h := sha256.New()
-	var buf [8]byte
-	binary.LittleEndian.PutUint64(buf[:], uint64(seed))
-	h.Write(buf[:])
-	for _, p := range parts {
-		binary.LittleEndian.PutUint64(buf[:], uint64(len(p)))
-		h.Write(buf[:])
-		h.Write([]byte(p))
-	}
-	sum := h.Sum(nil)
-	return rand.New(rand.NewPCG(binary.LittleEndian.Uint64(sum[0:8]), binary.LittleEndian.Uint64(sum[8:16])))
 }
 
 // pickFiles returns n of the files in a seeded order (all of them when n >= len).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/harness/fault/internal/helper"
+	"github.com/firedrill/firedrill/harness/seed"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
@@ -173,7 +174,7 @@ func (f *Migration) Inject(ctx context.Context, env *Env) error {
 		}
 		return waitStopped(ctx, env, old.ID)
 	}
-	r := derive(env.Seed, "storage-migration", strings.Join(f.Botches, ","))
+	r := seed.Derive(env.Seed, "storage-migration", strings.Join(f.Botches, ","))
 
 	// 1. Stop (unless the copy runs online), 2. copy.
 	online := f.has(BotchTornCopy) || (len(f.Command) > 0 && f.Online)

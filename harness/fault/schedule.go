@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/firedrill/firedrill/harness/seed"
 )
 
 // Planned is a fault a scenario asks for: the spec, the window in which it
@@ -43,8 +45,8 @@ type Schedule struct {
 // NewSchedule fixes the times of the planned faults from the seed. It builds
 // each fault once to check its spec, so that a bad scenario fails before the
 // drill starts.
-func NewSchedule(seed int64, plan []Planned) (*Schedule, error) {
-	s := &Schedule{Seed: seed}
+func NewSchedule(sd int64, plan []Planned) (*Schedule, error) {
+	s := &Schedule{Seed: sd}
 	var errs []error
 	for i, p := range plan {
 		if p.After < 0 || p.Before < 0 || p.MinHold < 0 || p.MaxHold < 0 {
@@ -56,7 +58,7 @@ func NewSchedule(seed int64, plan []Planned) (*Schedule, error) {
 			errs = append(errs, fmt.Errorf("plan %d: %w", i, err))
 			continue
 		}
-		r := derive(seed, "schedule", strconv.Itoa(i), p.Spec.String())
+		r := seed.Derive(sd, "schedule", strconv.Itoa(i), p.Spec.String())
 		at := p.After
 		if p.Before > p.After {
 			at += time.Duration(r.Int64N(int64(p.Before - p.After)))

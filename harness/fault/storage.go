@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/harness/fault/internal/helper"
+	"github.com/firedrill/firedrill/harness/seed"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
@@ -239,7 +240,7 @@ func (f *CorruptFile) Inject(ctx context.Context, env *Env) error {
 	if len(matched) == 0 {
 		return fmt.Errorf("corrupt files in %s: no non-empty file matches %s", vol.Name, strings.Join(f.Patterns, ", "))
 	}
-	r := derive(env.Seed, "corrupt-file", f.Volume, f.Op, strings.Join(f.Patterns, ","))
+	r := seed.Derive(env.Seed, "corrupt-file", f.Volume, f.Op, strings.Join(f.Patterns, ","))
 	f.ops = nil
 	for _, fi := range pickFiles(r, matched, max(f.Files, 1)) {
 		switch f.Op {

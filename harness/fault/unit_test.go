@@ -1,6 +1,7 @@
 package fault
 
 import (
+	"github.com/firedrill/firedrill/harness/seed"
 	"os"
 	"reflect"
 	"regexp"
@@ -140,8 +141,8 @@ func TestGlobMatchesAcrossDirectories(t *testing.T) {
 
 func TestSeededChoicesRepeat(t *testing.T) {
 	files := []fileInfo{{Path: "a", Size: 100}, {Path: "b", Size: 8192}, {Path: "c", Size: 65536}, {Path: "d", Size: 3}}
-	pick := func(seed int64) ([]fileInfo, []fileOp) {
-		r := derive(seed, "corrupt-file", "postgres")
+	pick := func(sd int64) ([]fileInfo, []fileOp) {
+		r := seed.Derive(sd, "corrupt-file", "postgres")
 		fs := pickFiles(r, files, 2)
 		return fs, flips(r, fs[0], 4)
 	}
