@@ -177,7 +177,15 @@ func (st Step) narration(sc Scenario) (title, what string) {
 	case Observe:
 		title, what = "Look at the service", "Read every user's data back from the damaged service, as their phones would now."
 	case Disaster:
-		title, what = "Declare the disaster", "The primary's storage (failure domain san-a) is declared lost: every volume in it is destroyed, the database and anything kept beside it."
+		domains := []string{}
+		for _, f := range st.Faults {
+			domains = append(domains, f.Target)
+		}
+		if len(domains) == 0 {
+			domains = []string{"san-a"}
+		}
+		title = "Declare the disaster"
+		what = fmt.Sprintf("The primary's storage (failure domain %s) is declared lost: every volume in it is destroyed, the database and anything kept beside it. The ledger is saved to disk first.", strings.Join(domains, " and "))
 	case Restore:
 		target := "the latest point the backups reach"
 		if st.Name != "" {
