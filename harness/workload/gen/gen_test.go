@@ -231,11 +231,16 @@ func TestPlan(t *testing.T) {
 	p := loadProfile(t, "small")
 	g := New(11, p)
 	var creates, updates, deletes int
+	devicesSeen := map[int]bool{}
 	for u := 0; u < 50; u++ {
 		plan := g.Plan("user" + itoa(u))
 		if plan.Devices < p.Devices.Min || plan.Devices > p.Devices.Max {
 			t.Fatalf("plan has %d devices, profile says %+v", plan.Devices, p.Devices)
 		}
+		if n := g.Devices(plan.User); n != plan.Devices {
+			t.Fatalf("Devices(%s) = %d, its plan has %d", plan.User, n, plan.Devices)
+		}
+		devicesSeen[plan.Devices] = true
 		type state struct {
 			version, device int
 			deleted         bool
@@ -275,6 +280,9 @@ func TestPlan(t *testing.T) {
 				t.Errorf("%d %v items, profile says %+v", n, k, r)
 			}
 		}
+	}
+	if len(devicesSeen) != p.Devices.Max-p.Devices.Min+1 {
+		t.Errorf("50 users have %v devices, profile says %+v", devicesSeen, p.Devices)
 	}
 	ratioU := float64(updates) / float64(creates)
 	ratioD := float64(deletes) / float64(creates)

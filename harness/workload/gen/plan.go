@@ -71,6 +71,7 @@ type planItem struct {
 func (g *Generator) Plan(user string) Plan {
 	r := Derive(g.seed, "plan", user)
 	p := Plan{User: user, Devices: between(r, g.p.Devices.Min, g.p.Devices.Max), Counts: map[model.Kind]int{}}
+	// Devices(user) repeats this first draw: keep them in step.
 	var creates []*planItem
 	for _, k := range model.Kinds {
 		rg := g.p.ItemRange(k)
@@ -120,4 +121,10 @@ func (g *Generator) Plan(user string) Plan {
 		}
 	}
 	return p
+}
+
+// Devices returns how many devices user has: Plan(user).Devices, without making
+// the rest of the plan.
+func (g *Generator) Devices(user string) int {
+	return between(Derive(g.seed, "plan", user), g.p.Devices.Min, g.p.Devices.Max)
 }
