@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/firedrill/firedrill/harness/canon"
@@ -22,21 +24,25 @@ type RecordError struct{ Err error }
 func (e *RecordError) Error() string { return e.Err.Error() }
 func (e *RecordError) Unwrap() error { return e.Err }
 
-// device is one simulated phone of a user: it discovers the account, syncs, and
-// performs its share of the user's plan. Only one goroutine uses a device.
+// device is one simulated phone of a user at work: it discovers the account,
+// syncs, and performs its share of the user's plan. Only one goroutine uses a
+// device; what it holds lives in its store, which outlives it (see Phone).
 type device struct {
-	n     int
-	user  string
-	r     *runner
-	dav   *dav.Client
-	rc    *RecordingClient
-	rng   *rand.Rand // backoff jitter
-	colls map[model.Kind]string
-	skip  map[model.Kind]string // kinds the server does not support, and why
-	apps  string
-	made  map[string]bool // app collections this device has made
-	items map[string]*itemState
-	sync  map[string]*syncState // by collection URL
+	n      int
+	user   string
+	server string // base URL
+	r      *runner
+	dav    *dav.Client
+	rc     *RecordingClient // nil for a device that only syncs
+	rng    *rand.Rand       // backoff jitter
+	st     *store
+	syncMu *sync.Mutex // held while syncing: one sync of a phone at a time
+	colls  map[model.Kind]string
+	skip   map[model.Kind]string // kinds the server does not support, and why
+	apps   string
+	made   map[string]bool // app collections this device has made
+	items  map[string]*itemState
+	books  []davColl // the address books and calendars the device syncs
 }
 
 // itemState is what the device believes about one of its items on the server.
@@ -47,18 +53,19 @@ type itemState struct {
 	digest  model.Digest // content the device last knew on the server
 }
 
-type syncState struct {
+// davColl is an address book or calendar the device syncs.
+type davColl struct {
+	url      string
 	multiget dav.MultigetKind
-	token    string
-	etags    map[string]string // href -> ETag
 }
 
 func (r *runner) newDevice(c *dav.Client, user string, n int) *device {
 	return &device{
-		n: n, user: user, r: r, dav: c, rc: NewRecordingClient(c, r.cfg.Ledger),
+		n: n, user: user, server: c.Base().String(), r: r, dav: c,
 		rng:   gen.Derive(r.cfg.Seed, "device", user, fmt.Sprint(n)),
+		st:    newStore(),
 		colls: map[model.Kind]string{}, skip: map[model.Kind]string{}, made: map[string]bool{},
-		items: map[string]*itemState{}, sync: map[string]*syncState{},
+		items: map[string]*itemState{}, syncMu: &sync.Mutex{},
 	}
 }
 
@@ -84,8 +91,10 @@ func (d *device) backoff(ctx context.Context, n int) error {
 }
 
 // setup discovers the account and picks a collection per kind, retrying network
-// failures and 5xx answers as a phone does; a refused login is final.
-func (d *device) setup(ctx context.Context) error {
+// failures and 5xx answers as a phone does; a refused login is final. With
+// create it makes the photo and app data collections the server lacks, as a
+// phone about to write does; without, it only finds out where they are.
+func (d *device) setup(ctx context.Context, create bool) error {
 	var acct *dav.Account
 	var err error
 	for attempt := 1; ; attempt++ {
@@ -104,30 +113,38 @@ func (d *device) setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("set up device: %w", err)
 	}
+	for _, c := range acct.AddressBooks {
+		d.books = append(d.books, davColl{url: c.URL, multiget: dav.AddressBook})
+	}
+	for _, c := range acct.Calendars {
+		d.books = append(d.books, davColl{url: c.URL, multiget: dav.Calendar})
+	}
 	if c, ok := dav.Preferred(acct.AddressBooks, ""); ok {
 		d.colls[model.KindContact] = c.URL
-		d.sync[c.URL] = &syncState{multiget: dav.AddressBook, etags: map[string]string{}}
 	} else {
 		d.skip[model.KindContact] = "no CardDAV address book: " + acct.NoCardDAV
 	}
 	for k, comp := range map[model.Kind]string{model.KindEvent: "VEVENT", model.KindTodo: "VTODO", model.KindNote: "VJOURNAL"} {
 		if c, ok := dav.Preferred(acct.Calendars, comp); ok {
 			d.colls[k] = c.URL
-			d.sync[c.URL] = &syncState{multiget: dav.Calendar, etags: map[string]string{}}
 		} else if acct.NoCalDAV != "" {
 			d.skip[k] = "no CalDAV calendar: " + acct.NoCalDAV
 		} else {
 			d.skip[k] = "no calendar accepts " + comp
 		}
 	}
-	base := d.r.cfg.Server
-	photos := dav.Expand(d.r.cfg.PhotosURL, base, d.user)
+	photos := dav.Expand(d.r.cfg.PhotosURL, d.server, d.user)
+	d.apps = dav.Expand(d.r.cfg.AppsURL, d.server, d.user)
+	if !create {
+		// Syncing lists these collections and finds out then whether they exist.
+		d.colls[model.KindPhoto], d.colls[model.KindAppData] = photos, d.apps
+		return nil
+	}
 	if why := d.ensureCollection(ctx, photos); why == "" {
 		d.colls[model.KindPhoto] = photos
 	} else {
 		d.skip[model.KindPhoto] = why
 	}
-	d.apps = dav.Expand(d.r.cfg.AppsURL, base, d.user)
 	if why := d.ensureCollection(ctx, d.apps); why == "" {
 		d.colls[model.KindAppData] = d.apps
 	} else {
@@ -156,64 +173,6 @@ func (d *device) ensureCollection(ctx context.Context, u string) string {
 		}
 	}
 	return "no WebDAV collection at " + u + ": " + err.Error()
-}
-
-// syncAll syncs every address book and calendar the device writes to, as a phone
-// does when it starts and after its changes: sync-collection (or a PROPFIND
-// listing when the server has no sync-collection) and multiget of what changed.
-// Read failures are logged, not fatal.
-func (d *device) syncAll(ctx context.Context) {
-	for u, st := range d.sync {
-		if err := d.syncOne(ctx, u, st); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			d.r.stats.ReadErrors.Add(1)
-			d.r.log.printf("sync", "user %s device %d: sync %s: %v", d.user, d.n, u, err)
-		}
-	}
-}
-
-func (d *device) syncOne(ctx context.Context, u string, st *syncState) error {
-	rctx, cancel := d.reqCtx(ctx)
-	defer cancel()
-	ms, err := d.dav.SyncCollection(rctx, u, st.token, dav.PropGetETag)
-	if err != nil && st.token != "" && dav.HasStatus(err, 403, 409) {
-		st.token = "" // the token expired: start over, as RFC 6578 says
-		ms, err = d.dav.SyncCollection(rctx, u, "", dav.PropGetETag)
-	}
-	if err != nil {
-		if !(dav.HasStatus(err, 400, 403, 404, 405, 415, 501) || dav.IsGarbage(err)) {
-			return err
-		}
-		if ms, err = d.dav.Propfind(rctx, u, "1", dav.PropGetETag); err != nil {
-			return err
-		}
-	}
-	st.token = ms.SyncToken
-	var changed []string
-	for _, r := range ms.Responses {
-		if _, ok := dav.MemberName(u, r.Href); !ok {
-			continue
-		}
-		if r.Status == http.StatusNotFound {
-			delete(st.etags, r.Href)
-			continue
-		}
-		if etag := r.Text(dav.PropGetETag); etag != st.etags[r.Href] || etag == "" {
-			changed = append(changed, r.Href)
-			st.etags[r.Href] = etag
-		}
-	}
-	const batch = 50
-	for len(changed) > 0 {
-		n := min(batch, len(changed))
-		if _, err := d.dav.Multiget(rctx, u, st.multiget, changed[:n]); err != nil {
-			return err
-		}
-		changed = changed[n:]
-	}
-	return nil
 }
 
 // retryable reports whether a phone tries the write again.
@@ -267,12 +226,33 @@ func (d *device) refresh(ctx context.Context, kind model.Kind, u string, st *ite
 	exists, etag, digest, err := d.current(ctx, kind, u)
 	if err != nil {
 		d.r.stats.ReadErrors.Add(1)
-		d.r.log.printf("read", "user %s device %d: %v", d.user, d.n, err)
+		d.r.log.printf("read", "user %s phone %d: %v", d.user, d.n+1, err)
 		return false
 	}
 	st.exists, st.unknown, st.etag, st.digest = exists, false, etag, digest
+	if exists {
+		d.hold(kind, u, etag, digest)
+	} else {
+		d.drop(u)
+	}
 	return true
 }
+
+// hold puts an item whose content the device knows into its store.
+func (d *device) hold(kind model.Kind, u, etag string, digest model.Digest) {
+	name, ok := dav.MemberName(d.colls[kind], u)
+	if !ok {
+		return
+	}
+	href := u
+	if pu, err := url.Parse(u); err == nil {
+		href = pu.EscapedPath()
+	}
+	d.st.put(d.st.now(), location(u), StoredItem{Key: model.ItemKey(kind, name), Href: href, ETag: etag, Digest: digest})
+}
+
+// drop removes an item the server no longer holds from the device's store.
+func (d *device) drop(u string) { d.st.remove(d.st.now(), location(u)) }
 
 // do performs one planned operation.
 func (d *device) do(ctx context.Context, op gen.Op) error {
@@ -302,7 +282,7 @@ func (d *device) do(ctx context.Context, op gen.Op) error {
 	if op.Kind == model.KindAppData {
 		if err := d.ensureApp(ctx, name); err != nil {
 			d.r.stats.Skipped.Add(1)
-			d.r.log.printf("mkcol", "user %s device %d: %v", d.user, d.n, err)
+			d.r.log.printf("mkcol", "user %s phone %d: %v", d.user, d.n+1, err)
 			return nil
 		}
 	}
@@ -328,6 +308,7 @@ func (d *device) do(ctx context.Context, op gen.Op) error {
 		switch {
 		case out == ledger.OK:
 			st.exists, st.unknown, st.etag, st.digest = true, false, res.ETag, digest
+			d.hold(op.Kind, u, res.ETag, digest)
 			return nil
 		case out == ledger.Ambiguous:
 			st.unknown = true
@@ -375,6 +356,7 @@ func (d *device) remove(ctx context.Context, op gen.Op, key, u string, st *itemS
 		switch {
 		case out == ledger.OK || res.Status == http.StatusNotFound || res.Status == http.StatusGone:
 			st.exists, st.unknown = false, false
+			d.drop(u)
 			return nil
 		case out == ledger.Ambiguous:
 			st.unknown = true
@@ -426,13 +408,13 @@ func (d *device) ensureApp(ctx context.Context, name string) error {
 
 func (d *device) conflict(key string, res dav.WriteResult) {
 	d.r.stats.Conflicts.Add(1)
-	d.r.log.printf("conflict", "user %s device %d: %s: %s and the server holds another version: left alone",
-		d.user, d.n, key, statusText(res))
+	d.r.log.printf("conflict", "user %s phone %d: %s: %s and the server holds another version: left alone",
+		d.user, d.n+1, key, statusText(res))
 }
 
 func (d *device) refused(key string, res dav.WriteResult) {
 	d.r.stats.Refused.Add(1)
-	d.r.log.printf("refused", "user %s device %d: %s refused: %s", d.user, d.n, key, statusText(res))
+	d.r.log.printf("refused", "user %s phone %d: %s refused: %s", d.user, d.n+1, key, statusText(res))
 }
 
 func statusText(res dav.WriteResult) string {
@@ -445,12 +427,15 @@ func statusText(res dav.WriteResult) string {
 	return fmt.Sprintf("%d %s", res.Status, http.StatusText(res.Status))
 }
 
-// run discovers, syncs, performs ops and syncs again.
+// run discovers, syncs and performs ops; the sync after them comes once every
+// phone of the user is done (see Fleet.loadUser), so that the phone ends up
+// holding its user's items, including those its user's other phones wrote.
+// Failed syncs are counted and logged, not fatal: the plan goes on.
 func (d *device) run(ctx context.Context, ops []gen.Op) error {
-	if err := d.setup(ctx); err != nil {
+	if err := d.setup(ctx, true); err != nil {
 		return err
 	}
-	d.syncAll(ctx)
+	d.syncLogged(ctx)
 	for _, op := range ops {
 		if err := d.do(ctx, op); err != nil {
 			return err
@@ -459,6 +444,15 @@ func (d *device) run(ctx context.Context, ops []gen.Op) error {
 			return ctx.Err()
 		}
 	}
-	d.syncAll(ctx)
 	return nil
+}
+
+func (d *device) syncLogged(ctx context.Context) {
+	for _, err := range d.syncAll(ctx, false) {
+		if ctx.Err() != nil {
+			return
+		}
+		d.r.stats.ReadErrors.Add(1)
+		d.r.log.printf("sync", "user %s phone %d: %v", d.user, d.n+1, err)
+	}
 }

@@ -96,6 +96,7 @@ func testDevice(t *testing.T, srvURL string, lw *ledger.Writer) *device {
 		t.Fatal(err)
 	}
 	d := r.newDevice(c, "alice", 0)
+	d.rc = NewRecordingClient(c, lw)
 	for _, k := range model.Kinds {
 		d.colls[k] = srvURL + "/files/" + k.String() + "/"
 	}

@@ -2,14 +2,22 @@
 // WebDAV server and records every write in the ledger.
 //
 // Each user has one or more devices. A device discovers the account the standard
-// way (/.well-known, current-user-principal, home sets), syncs its address book and
-// calendars (sync-collection and multiget), then performs its share of the user's
-// plan of creates, updates and deletes (see package gen) and syncs again. Writes
-// carry If-None-Match: * on create and If-Match on update and delete, so a device
-// never blindly overwrites a version it has not seen; after a 412 it reads the item
-// back and decides. Timeouts, resets, 5xx and 429 are retried with exponential
+// way (/.well-known, current-user-principal, home sets), syncs its address books,
+// calendars (sync-collection and multiget), photos and app data (PROPFIND and GET),
+// then performs its share of the user's plan of creates, updates and deletes (see
+// package gen) and syncs again. Writes carry If-None-Match: * on create and
+// If-Match on update and delete, so a device never blindly overwrites a version it
+// has not seen; after a 412 it reads the item back and decides. Timeouts, resets, 5xx and 429 are retried with exponential
 // backoff and seeded jitter. Every attempt goes through a RecordingClient, which
 // appends a ledger.Record with the outcome ok, failed or ambiguous.
+//
+// Each phone keeps a local store: what it holds of its user's items (key, href,
+// ETag and content digest) and its collections' sync tokens, filled by its own
+// writes and by syncing. Once all of a user's phones are through their plans,
+// each syncs once more, so that every phone holds all of its user's items. Load
+// lets the phones go as their users finish; a Fleet keeps them, to reset them
+// during an outage, resync them from a restored server and compare what each
+// holds with what the server does (the device-reset-during-outage drill).
 //
 // Photos and app data live in plain WebDAV collections, which have no discovery:
 // their URLs come from templates (Config.PhotosURL, Config.AppsURL) whose defaults
@@ -24,7 +32,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,7 +42,6 @@ import (
 	"github.com/firedrill/firedrill/harness/workload/dav"
 	"github.com/firedrill/firedrill/harness/workload/gen"
 	"github.com/firedrill/firedrill/harness/workload/profile"
-	"github.com/firedrill/firedrill/harness/workload/progress"
 )
 
 // Config says what to load where.
@@ -157,100 +163,17 @@ func NewHTTPClient(conns int) *http.Client {
 // Load runs every account's devices through its plan. Per-user failures (a
 // refused login, a server that stays unreachable) are in Summary.UserErrors; the
 // error is for what stops the whole load: a ledger that cannot be written, an
-// unreachable server before any user started, or ctx ending.
+// unreachable server before any user started, or ctx ending. The phones are let
+// go as their users finish; use a Fleet to keep them.
 func Load(ctx context.Context, cfg Config) (Summary, error) {
 	if cfg.Profile == nil || cfg.Ledger == nil || len(cfg.Accounts) == 0 {
 		return Summary{}, errors.New("load: want a profile, a ledger and at least one account")
 	}
-	if cfg.PhotosURL == "" {
-		cfg.PhotosURL = dav.DefaultPhotosURL
-	}
-	if cfg.AppsURL == "" {
-		cfg.AppsURL = dav.DefaultAppsURL
-	}
-	conc := cfg.Profile.Concurrency
-	if cfg.Concurrency > 0 {
-		conc = cfg.Concurrency
-	}
-	r := &runner{cfg: cfg, prof: cfg.Profile, gen: gen.New(cfg.Seed, cfg.Profile), hc: cfg.HTTPClient,
-		log: newLimitedLog(cfg.Log, 5), covered: map[model.Kind]string{}}
-	if r.hc == nil {
-		r.hc = NewHTTPClient(conc * cfg.Profile.Devices.Max)
-	}
-	if err := Reachable(ctx, r.hc, cfg.Server); err != nil {
+	f, err := newFleet(cfg, false)
+	if err != nil {
 		return Summary{}, err
 	}
-	start := time.Now()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	prog := progress.Start(cfg.Progress, cfg.ProgressTTY, "load", len(cfg.Accounts), func(el time.Duration) string {
-		return fmt.Sprintf("writes %d ok, %d failed, %d ambiguous  %.0f acked/s",
-			r.stats.OK.Load(), r.stats.Failed.Load(), r.stats.Ambiguous.Load(), float64(r.stats.OK.Load())/max(el.Seconds(), 1e-9))
-	})
-
-	var (
-		mu       sync.Mutex
-		fatal    error
-		userErrs = map[int]error{}
-		done     atomic.Int64
-		next     = make(chan int)
-		wg       sync.WaitGroup
-	)
-	for w := 0; w < conc; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				err := r.loadUser(ctx, cfg.Accounts[i])
-				var rerr *RecordError
-				switch {
-				case errors.As(err, &rerr):
-					mu.Lock()
-					if fatal == nil {
-						fatal = rerr
-					}
-					mu.Unlock()
-					cancel()
-				case err != nil && ctx.Err() == nil:
-					mu.Lock()
-					userErrs[i] = err
-					mu.Unlock()
-					r.log.printf("user", "%v", err)
-				case err == nil:
-					done.Add(1)
-				}
-				prog.Done()
-			}
-		}()
-	}
-feed:
-	for i := range cfg.Accounts {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	prog.Stop()
-
-	s := r.summary(len(cfg.Accounts), int(done.Load()), time.Since(start), conc)
-	idx := make([]int, 0, len(userErrs))
-	for i := range userErrs {
-		idx = append(idx, i)
-	}
-	sort.Ints(idx)
-	for _, i := range idx {
-		s.UserErrors = append(s.UserErrors, UserError{User: cfg.Accounts[i].Username, Err: userErrs[i]})
-	}
-	if fatal != nil {
-		return s, fmt.Errorf("load: %w", fatal)
-	}
-	if err := ctx.Err(); err != nil && s.UsersDone < s.Users {
-		return s, fmt.Errorf("load: stopped after %d of %d users: %w", s.UsersDone, s.Users, err)
-	}
-	return s, nil
+	return f.Load(ctx)
 }
 
 func (r *runner) summary(users, done int, d time.Duration, conc int) Summary {
@@ -267,46 +190,6 @@ func (r *runner) summary(users, done int, d time.Duration, conc int) Summary {
 	}
 	r.mu.Unlock()
 	return s
-}
-
-// loadUser runs one user's devices at once, each through its share of the plan.
-func (r *runner) loadUser(ctx context.Context, a accounts.Account) error {
-	plan := r.gen.Plan(a.Username)
-	errs := make([]error, plan.Devices)
-	var wg sync.WaitGroup
-	for n := 0; n < plan.Devices; n++ {
-		c, err := dav.New(r.cfg.Server, a.Username, a.Password, r.hc)
-		if err != nil {
-			return err
-		}
-		c.UserAgent = fmt.Sprintf("firedrill/1 (simulated phone %d)", n+1)
-		d := r.newDevice(c, a.Username, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[n] = d.run(ctx, plan.DeviceOps(n))
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		var rerr *RecordError
-		if errors.As(err, &rerr) {
-			return err
-		}
-	}
-	// Devices of one user usually fail alike (a refused login): say it once.
-	var unique []error
-	seen := map[string]bool{}
-	for _, err := range errs {
-		if err != nil && !seen[err.Error()] {
-			seen[err.Error()] = true
-			unique = append(unique, err)
-		}
-	}
-	if len(unique) > 0 {
-		return fmt.Errorf("user %s: %w", a.Username, errors.Join(unique...))
-	}
-	return nil
 }
 
 // Reachable checks that something answers HTTP at server: any status will do.

@@ -1,0 +1,279 @@
+package workload
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// memDAV is an in-memory CardDAV, CalDAV and WebDAV server laid out like the
+// reference server, for unit tests of phones: discovery, sync-collection with
+// tokens (removals come back as 404), multiget, PROPFIND listings, MKCOL, and
+// conditional PUT and DELETE with strong ETags.
+type memDAV struct {
+	mu       sync.Mutex
+	pass     map[string]string
+	files    map[string]*memFile // by path, e.g. /dav/alice/contacts/default/x.vcf
+	gone     map[string]int64    // path -> change number of its delete
+	colls    map[string]bool     // plain WebDAV collections made with MKCOL, e.g. /dav/alice/photos/
+	seq      int64
+	requests atomic.Int64
+}
+
+type memFile struct {
+	body []byte
+	etag string
+	seq  int64 // change number of its last write
+}
+
+func newMemDAV(pass map[string]string) *memDAV {
+	return &memDAV{pass: pass, files: map[string]*memFile{}, gone: map[string]int64{}, colls: map[string]bool{}}
+}
+
+// clone copies the server's state, as a restore from a backup does.
+func (s *memDAV) clone() *memDAV {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := newMemDAV(s.pass)
+	for p, f := range s.files {
+		cp := *f
+		c.files[p] = &cp
+	}
+	for p, n := range s.gone {
+		c.gone[p] = n
+	}
+	for p := range s.colls {
+		c.colls[p] = true
+	}
+	c.seq = s.seq
+	return c
+}
+
+const memMS = `<?xml version="1.0" encoding="utf-8"?><d:multistatus xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav" xmlns:cal="urn:ietf:params:xml:ns:caldav">%s</d:multistatus>`
+
+func memProp(href, props string) string {
+	return fmt.Sprintf(`<d:response><d:href>%s</d:href><d:propstat><d:prop>%s</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>`,
+		html.EscapeString(href), props)
+}
+
+func memStatus(href string, code int) string {
+	return fmt.Sprintf(`<d:response><d:href>%s</d:href><d:status>HTTP/1.1 %d %s</d:status></d:response>`,
+		html.EscapeString(href), code, http.StatusText(code))
+}
+
+func memEscape(p string) string { return (&url.URL{Path: p}).EscapedPath() }
+
+func write207(w http.ResponseWriter, body string) {
+	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+	w.WriteHeader(http.StatusMultiStatus)
+	_, _ = io.WriteString(w, fmt.Sprintf(memMS, body))
+}
+
+var (
+	syncTokenRE = regexp.MustCompile(`<d:sync-token>(.*?)</d:sync-token>`)
+	hrefRE      = regexp.MustCompile(`<d:href>(.*?)</d:href>`)
+)
+
+// bookOf reports whether p is an address book or calendar of user.
+func bookOf(p, user string) bool {
+	return p == "/dav/"+user+"/contacts/default/" || p == "/dav/"+user+"/calendars/default/"
+}
+
+// members returns the files directly in the collection at p, sorted.
+func (s *memDAV) members(p string) []string {
+	var out []string
+	for f := range s.files {
+		if path.Dir(f)+"/" == p {
+			out = append(out, f)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *memDAV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.requests.Add(1)
+	body, _ := io.ReadAll(r.Body)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := r.URL.Path
+	if strings.HasPrefix(p, "/.well-known/") {
+		http.Redirect(w, r, "/dav/", http.StatusMovedPermanently)
+		return
+	}
+	user, pass, ok := r.BasicAuth()
+	if !ok || user == "" || s.pass[user] != pass {
+		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	home := "/dav/" + user + "/"
+	if p != "/dav/" && p != "/dav/principals/"+user+"/" && !strings.HasPrefix(p, home) {
+		http.Error(w, "not yours", http.StatusForbidden)
+		return
+	}
+	switch {
+	case r.Method == "PROPFIND" && p == "/dav/":
+		write207(w, memProp(p, `<d:current-user-principal><d:href>/dav/principals/`+user+`/</d:href></d:current-user-principal>`))
+	case r.Method == "PROPFIND" && p == "/dav/principals/"+user+"/":
+		write207(w, memProp(p, `<card:addressbook-home-set><d:href>`+home+`contacts/</d:href></card:addressbook-home-set>`+
+			`<cal:calendar-home-set><d:href>`+home+`calendars/</d:href></cal:calendar-home-set>`))
+	case r.Method == "PROPFIND" && p == home+"contacts/":
+		write207(w, memProp(p, `<d:resourcetype><d:collection/></d:resourcetype>`)+
+			memProp(p+"default/", `<d:resourcetype><d:collection/><card:addressbook/></d:resourcetype>`))
+	case r.Method == "PROPFIND" && p == home+"calendars/":
+		write207(w, memProp(p, `<d:resourcetype><d:collection/></d:resourcetype>`)+
+			memProp(p+"default/", `<d:resourcetype><d:collection/><cal:calendar/></d:resourcetype>`+
+				`<cal:supported-calendar-component-set><cal:comp name="VEVENT"/><cal:comp name="VTODO"/><cal:comp name="VJOURNAL"/></cal:supported-calendar-component-set>`))
+	case r.Method == "REPORT" && strings.Contains(string(body), "sync-collection") && bookOf(p, user):
+		s.syncCollection(w, p, string(body))
+	case r.Method == "REPORT" && strings.Contains(string(body), "multiget") && bookOf(p, user):
+		data := "card:address-data"
+		if strings.Contains(string(body), "calendar-multiget") {
+			data = "cal:calendar-data"
+		}
+		var b strings.Builder
+		for _, m := range hrefRE.FindAllStringSubmatch(string(body), -1) {
+			href := html.UnescapeString(m[1])
+			u, err := url.Parse(href)
+			f, ok := s.files[u.Path]
+			if err != nil || !ok {
+				b.WriteString(memStatus(href, http.StatusNotFound))
+				continue
+			}
+			b.WriteString(memProp(href, `<d:getetag>`+html.EscapeString(f.etag)+`</d:getetag><`+data+`>`+
+				html.EscapeString(string(f.body))+`</`+data+`>`))
+		}
+		write207(w, b.String())
+	case r.Method == "PROPFIND" && bookOf(p, user):
+		var b strings.Builder
+		b.WriteString(memProp(p, `<d:resourcetype><d:collection/></d:resourcetype>`))
+		for _, f := range s.members(p) {
+			b.WriteString(memProp(memEscape(f), `<d:resourcetype/><d:getetag>`+html.EscapeString(s.files[f].etag)+`</d:getetag>`))
+		}
+		write207(w, b.String())
+	case r.Method == "PROPFIND":
+		s.propfindPlain(w, r, p)
+	case r.Method == "MKCOL":
+		if s.colls[p] || bookOf(p, user) {
+			http.Error(w, "exists", http.StatusMethodNotAllowed)
+			return
+		}
+		s.colls[p] = true
+		w.WriteHeader(http.StatusCreated)
+	case r.Method == http.MethodGet:
+		f, ok := s.files[p]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("ETag", f.etag)
+		_, _ = w.Write(f.body)
+	case r.Method == http.MethodPut || r.Method == http.MethodDelete:
+		s.write(w, r, p, body)
+	default:
+		http.Error(w, "not here", http.StatusNotImplemented)
+	}
+}
+
+// syncCollection answers an RFC 6578 sync-collection REPORT; tokens are "s<change number>".
+func (s *memDAV) syncCollection(w http.ResponseWriter, p, body string) {
+	m := syncTokenRE.FindStringSubmatch(body)
+	var since int64 = -1
+	if m != nil && m[1] != "" {
+		n, err := strconv.ParseInt(strings.TrimPrefix(m[1], "s"), 10, 64)
+		if err != nil || !strings.HasPrefix(m[1], "s") || n > s.seq {
+			http.Error(w, "valid-sync-token", http.StatusForbidden)
+			return
+		}
+		since = n
+	}
+	var b strings.Builder
+	for _, f := range s.members(p) {
+		if s.files[f].seq > since {
+			b.WriteString(memProp(memEscape(f), `<d:getetag>`+html.EscapeString(s.files[f].etag)+`</d:getetag>`))
+		}
+	}
+	if since >= 0 {
+		for f, n := range s.gone {
+			if path.Dir(f)+"/" == p && n > since {
+				b.WriteString(memStatus(memEscape(f), http.StatusNotFound))
+			}
+		}
+	}
+	write207(w, b.String()+fmt.Sprintf(`<d:sync-token>s%d</d:sync-token>`, s.seq))
+}
+
+// propfindPlain lists a plain WebDAV collection made with MKCOL.
+func (s *memDAV) propfindPlain(w http.ResponseWriter, r *http.Request, p string) {
+	if !s.colls[p] {
+		http.NotFound(w, r)
+		return
+	}
+	var b strings.Builder
+	b.WriteString(memProp(p, `<d:resourcetype><d:collection/></d:resourcetype>`))
+	if r.Header.Get("Depth") == "1" {
+		var subs []string
+		for c := range s.colls {
+			if c != p && strings.HasPrefix(c, p) && !strings.Contains(strings.TrimSuffix(c[len(p):], "/"), "/") {
+				subs = append(subs, c)
+			}
+		}
+		sort.Strings(subs)
+		for _, c := range subs {
+			b.WriteString(memProp(memEscape(c), `<d:resourcetype><d:collection/></d:resourcetype>`))
+		}
+		for _, f := range s.members(p) {
+			b.WriteString(memProp(memEscape(f), `<d:resourcetype/><d:getetag>`+html.EscapeString(s.files[f].etag)+`</d:getetag>`))
+		}
+	}
+	write207(w, b.String())
+}
+
+// write makes a conditional PUT or DELETE.
+func (s *memDAV) write(w http.ResponseWriter, r *http.Request, p string, body []byte) {
+	f, exists := s.files[p]
+	if (r.Header.Get("If-None-Match") == "*" && exists) ||
+		(r.Header.Get("If-Match") != "" && (!exists || r.Header.Get("If-Match") != f.etag)) {
+		w.WriteHeader(http.StatusPreconditionFailed)
+		return
+	}
+	s.seq++
+	if r.Method == http.MethodDelete {
+		if !exists {
+			http.NotFound(w, r)
+			return
+		}
+		delete(s.files, p)
+		s.gone[p] = s.seq
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	delete(s.gone, p)
+	nf := &memFile{body: body, etag: fmt.Sprintf(`"v%d"`, s.seq), seq: s.seq}
+	s.files[p] = nf
+	w.Header().Set("ETag", nf.etag)
+	if exists {
+		w.WriteHeader(http.StatusNoContent)
+	} else {
+		w.WriteHeader(http.StatusCreated)
+	}
+}
+
+// lose deletes a file without a trace, as storage that lost it does.
+func (s *memDAV) lose(p string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.files[p]
+	delete(s.files, p)
+	return ok
+}
