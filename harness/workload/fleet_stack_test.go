@@ -2,9 +2,11 @@ package workload_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +22,8 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(stacktest.Main(m)) }
+
+var stackRuns atomic.Int64
 
 // observeUsers reads every user back from server, failing the test on any
 // unreadable user.
@@ -69,7 +73,8 @@ func TestFleetAgainstReferenceStack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	begin := time.Now()
-	s, err := stack.Start(ctx, stacktest.Run(t), stack.WithName("fleet"))
+	// A stack of its own per run of the test (go test -count=N shares one Run).
+	s, err := stack.Start(ctx, stacktest.Run(t), stack.WithName(fmt.Sprintf("fleet%d", stackRuns.Add(1))))
 	if err != nil {
 		t.Fatalf("start reference stack: %v", err)
 	}
