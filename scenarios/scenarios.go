@@ -139,6 +139,29 @@ var All = []drill.Scenario{
 	},
 }
 
+// deviceReset is the Sidekick outage's cruellest part: users who reset their
+// phones during it lost everything the servers had lost.
+var deviceReset = drill.Scenario{
+	Name:    "device-reset-during-outage",
+	Summary: "The primary's storage is lost and, while the service is down, every user factory-resets their phone; after the restore every phone syncs again and must hold all of its user's data.",
+	Labels:  []string{Nightly, GameDay},
+	Profile: "tiny",
+	Backup:  "continuous",
+	Steps: []drill.Step{
+		{Do: drill.BaseBackup},
+		{Do: drill.Load},
+		{Do: drill.Disaster, Faults: []fault.Spec{{Name: "lose-domain", Target: "san-a"}}},
+		{Do: drill.ResetPhones},
+		{Do: drill.Restore},
+		{Do: drill.ResyncPhones},
+		{Do: drill.Verify},
+	},
+	Expect:        report.ExpectIntact,
+	MaxLostWrites: 0,
+}
+
+func init() { All = append(All, deviceReset) }
+
 // Find returns the scenario with the given name.
 func Find(name string) (drill.Scenario, error) {
 	for _, s := range All {

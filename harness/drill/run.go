@@ -87,6 +87,9 @@ type drillRun struct {
 	points   map[string][2]int64
 	target   VerifyInput
 	result   *verify.Result
+	fleet    *workload.Fleet // the phones, kept when the scenario acts on them after the load
+	resynced bool
+	phones   []string // phones that differ from the server after a resync
 	backupOK bool
 	backupAt string
 }
@@ -268,6 +271,32 @@ func (d *drillRun) step(ctx context.Context, st Step) (string, error) {
 		return d.inject(ctx, specs)
 	case Restore:
 		return d.restore(ctx, st.Name)
+	case ResetPhones:
+		if err := d.fleet.ResetDevices(ctx, "all"); err != nil {
+			return "", err
+		}
+		items := 0
+		for _, st := range d.fleet.Stores() {
+			items += len(st.Items)
+		}
+		return fmt.Sprintf("%d phones wiped; they hold %d items now", len(d.fleet.Stores()), items), nil
+	case ResyncPhones:
+		url, err := d.current.URL(ctx)
+		if err != nil {
+			return "", err
+		}
+		if err := d.fleet.SetServer(url); err != nil {
+			return "", err
+		}
+		if err := d.fleet.ResyncDevices(ctx, "all"); err != nil {
+			return "", err
+		}
+		d.resynced = true
+		items := 0
+		for _, st := range d.fleet.Stores() {
+			items += len(st.Items)
+		}
+		return fmt.Sprintf("%d phones resynced; they hold %d items", len(d.fleet.Stores()), items), nil
 	case Verify:
 		return d.verify(ctx)
 	}
@@ -284,8 +313,19 @@ func (d *drillRun) load(ctx context.Context, specs []fault.Spec) (string, error)
 	}
 	cfg := workload.Config{Server: url, Accounts: d.accts, Profile: d.prof, Seed: d.opts.Seed, Ledger: d.ledger,
 		Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY, Log: d.opts.Progress}
+	loadAll := func(ctx context.Context) (workload.Summary, error) {
+		if !d.sc.needsPhones() {
+			return workload.Load(ctx, cfg)
+		}
+		fleet, err := workload.NewFleet(cfg)
+		if err != nil {
+			return workload.Summary{}, err
+		}
+		d.fleet = fleet
+		return fleet.Load(ctx)
+	}
 	if len(specs) == 0 {
-		sum, err := workload.Load(ctx, cfg)
+		sum, err := loadAll(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -307,7 +347,7 @@ func (d *drillRun) load(ctx context.Context, specs []fault.Spec) (string, error)
 			errs[i] = d.injectDuringLoad(loadCtx, spec, at, hold)
 		}()
 	}
-	sum, loadErr := workload.Load(ctx, cfg)
+	sum, loadErr := loadAll(ctx)
 	cancel()
 	wg.Wait()
 	if err := errors.Join(append([]error{loadErr}, errs...)...); err != nil {
@@ -550,13 +590,45 @@ func (d *drillRun) verify(ctx context.Context) (string, error) {
 		end(string(res.Status))
 	}
 	d.result = &res
+	said := res.Summary(5, 3)
+	if d.resynced {
+		d.phones = comparePhones(d.fleet.Stores(), *obs)
+		if len(d.phones) == 0 {
+			said += fmt.Sprintf("; all %d phones hold exactly what the service holds", len(d.fleet.Stores()))
+		} else {
+			said += fmt.Sprintf("; %d phones differ from the service: %s", len(d.phones), strings.Join(first(d.phones, 3), "; "))
+		}
+	}
 	if err := writeJSON(d.dir.ObservationPath(), obs); err != nil {
 		return "", err
 	}
 	if err := writeJSON(d.dir.Path+"/"+VerifyInputFile, d.target); err != nil {
 		return "", err
 	}
-	return res.Summary(5, 3), nil
+	return said, nil
+}
+
+// comparePhones returns, for each phone whose local store differs from what the
+// service returned for its user, a line saying how.
+func comparePhones(stores []workload.DeviceStore, obs model.Observation) []string {
+	byUser := map[string]model.UserObservation{}
+	for _, u := range obs.Users {
+		byUser[u.User] = u
+	}
+	var out []string
+	for _, st := range stores {
+		if diff := workload.CompareStore(st, byUser[st.User]); !diff.Empty() {
+			out = append(out, st.ID+": "+diff.String())
+		}
+	}
+	return out
+}
+
+func first(lines []string, n int) []string {
+	if len(lines) > n {
+		return append(lines[:n:n], fmt.Sprintf("and %d more", len(lines)-n))
+	}
+	return lines
 }
 
 // Check verifies an observation against a ledger the way the run did.
@@ -595,6 +667,10 @@ func (d *drillRun) fill(r *report.Report, runErr error) {
 		r.Budgets = append(r.Budgets, report.NewBudget("rto", "s", d.sc.MaxRTO.Seconds(), r.RTO.Seconds))
 	}
 	r.Verdict, r.Actual, r.Reason = judge(d.sc, d.result, runErr, r)
+	if len(d.phones) > 0 && r.Verdict == report.Pass && d.sc.Expect == report.ExpectIntact {
+		r.Verdict, r.Actual = report.Fail, report.ExpectLossDetected
+		r.Reason = fmt.Sprintf("the service is intact, but %d phones differ from it after resync: %s", len(d.phones), strings.Join(first(d.phones, 5), "; "))
+	}
 }
 
 // judge decides the verdict: error when a stage failed; otherwise pass when the

@@ -63,10 +63,27 @@ const (
 	// Restore restores the backups into a fresh stack, to the latest point or to
 	// the restore point Name.
 	Restore Action = "restore"
+	// ResetPhones wipes every phone's local store, as users who factory-reset
+	// their phones during an outage did; it needs no server.
+	ResetPhones Action = "reset-phones"
+	// ResyncPhones has every phone sync everything from the current stack again.
+	// Verify then checks that each phone holds what the server holds.
+	ResyncPhones Action = "resync-phones"
 	// Verify reads every user back from the current stack (the restored one
 	// after Restore) and checks it against the ledger: the verdict.
 	Verify Action = "verify"
 )
+
+// needsPhones reports whether the scenario acts on the phones after the load,
+// which keeps every phone's local store for the whole run.
+func (s Scenario) needsPhones() bool {
+	for _, st := range s.Steps {
+		if st.Do == ResetPhones || st.Do == ResyncPhones {
+			return true
+		}
+	}
+	return false
+}
 
 // Step is one stage of a scenario.
 type Step struct {
@@ -92,11 +109,14 @@ func (s Scenario) Validate() error {
 	if s.Expect != report.ExpectIntact && s.Expect != report.ExpectLossDetected {
 		bad("expect %q: want %q or %q", s.Expect, report.ExpectIntact, report.ExpectLossDetected)
 	}
-	verify, restorePoints := 0, map[string]bool{}
+	verify, loads, restorePoints := 0, 0, map[string]bool{}
 	for i, st := range s.Steps {
 		where := fmt.Sprintf("step %d (%s)", i+1, st.Do)
 		switch st.Do {
 		case Load, Inject, Disaster:
+			if st.Do == Load {
+				loads++
+			}
 			for _, spec := range st.Faults {
 				spec = placeholderFree(spec)
 				if _, err := fault.New(spec); err != nil {
@@ -117,10 +137,17 @@ func (s Scenario) Validate() error {
 			}
 		case Verify:
 			verify++
+		case ResetPhones, ResyncPhones:
+			if loads == 0 {
+				bad("%s: the phones have nothing to reset or resync before a load", where)
+			}
 		case BaseBackup, Recover, Observe:
 		default:
-			bad("%s: unknown action; want one of load, base-backup, restore-point, inject, recover, observe, disaster, restore, verify", where)
+			bad("%s: unknown action; want one of load, base-backup, restore-point, inject, recover, observe, disaster, restore, reset-phones, resync-phones, verify", where)
 		}
+	}
+	if loads > 1 {
+		bad("steps: want at most one load (a phone carries out its plan once)")
 	}
 	if verify != 1 || len(s.Steps) == 0 || s.Steps[len(s.Steps)-1].Do != Verify {
 		bad("steps: want exactly one verify step, and last")
@@ -192,6 +219,10 @@ func (st Step) narration(sc Scenario) (title, what string) {
 			target = fmt.Sprintf("the restore point %q", st.Name)
 		}
 		title, what = "Restore into a fresh stack", fmt.Sprintf("Build a new network and new volumes, verify the backups, restore the newest good one and replay WAL to %s, then start the sync service on it.", target)
+	case ResetPhones:
+		title, what = "Users reset their phones", "While the service is down, every user factory-resets their phone: the local copy of their contacts, calendars, notes and photos is wiped. The phones were only caches; the data now lives only in the service and its backups."
+	case ResyncPhones:
+		title, what = "Phones sync again", "Every phone signs in to the restored service and downloads everything its user has, as a freshly set-up phone does."
 	case Verify:
 		title, what = "Verify every user", "Read every user's data back through CardDAV, CalDAV and WebDAV, and compare it item by item with the ledger of acknowledged writes."
 	}
