@@ -11,7 +11,8 @@
 
 SHELL := /bin/bash
 GO ?= go
-GINKGO := $(GO) tool ginkgo
+# Colour codes only where a person reads a terminal, not in CI logs.
+GINKGO := $(GO) tool ginkgo $(if $(CI),--no-color,)
 PROFILE ?= small
 NIGHTLY_REPEAT ?= 0
 # Packages with plain Go tests: everything but the scenario suite, which runs by label.

@@ -472,6 +472,9 @@ func (d *drillRun) recoverAll(ctx context.Context) (string, error) {
 	return fmt.Sprintf("%d faults recovered", n), errors.Join(errs...)
 }
 
+// observeBudget bounds how long the Observe step reads a damaged service.
+const observeBudget = 45 * time.Second
+
 // observeNow reads the current stack and says what users would see, without
 // deciding the verdict.
 func (d *drillRun) observeNow(ctx context.Context) (string, error) {
@@ -482,7 +485,15 @@ func (d *drillRun) observeNow(ctx context.Context) (string, error) {
 	if err := workload.Reachable(ctx, workload.NewHTTPClient(2), url); err != nil {
 		return "the service does not answer: " + err.Error(), nil
 	}
-	obs, err := d.observe(ctx, url)
+	// A damaged service may hang rather than fail: look for a bounded time, once
+	// per request, as an impatient user would.
+	lookCtx, cancel := context.WithTimeout(ctx, observeBudget)
+	defer cancel()
+	obs, err := observe.Observe(lookCtx, observe.Options{Server: url, Accounts: d.accts, Attempts: 1, Timeout: 15 * time.Second,
+		Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY})
+	if lookCtx.Err() != nil && ctx.Err() == nil {
+		return fmt.Sprintf("the service did not answer every user within %s: it hangs", observeBudget), nil
+	}
 	if err != nil {
 		return "reading users back failed: " + err.Error(), nil
 	}
