@@ -155,34 +155,22 @@ func (rs *restoration) fromBase(ctx context.Context, cands []Entry) error {
 
 	end = rs.r.Begin(PhaseVerifyBackup)
 	chk := checker{ctr: tb.ctr, root: artifactMount, cat: rs.cat}
-	var chosen *Entry
 	var pl plan
-	for _, e := range cands {
+	chosen, err := rs.firstGood(ctx, cands, end, "backup", func(e Entry) error {
 		scan, err := chk.verifyBase(ctx, e)
-		if err == nil {
-			if scan != nil {
-				pl, err = planWAL(e, scan, rs.target)
-			} else {
-				pl = planWithoutWAL(e)
-			}
-		}
-		if ctx.Err() != nil {
-			end("cancelled")
-			return fmt.Errorf("restore %s: verify backup %s: %w", name, e.ID, ctx.Err())
-		}
 		if err != nil {
-			rs.r.Attempts = append(rs.r.Attempts, Attempt{Backup: e.ID, Status: Bad, Reason: err.Error()})
-			continue
+			return err
 		}
-		rs.r.Attempts = append(rs.r.Attempts, Attempt{Backup: e.ID, Status: Good})
-		chosen = &e
-		break
+		if scan == nil {
+			pl = planWithoutWAL(e)
+			return nil
+		}
+		pl, err = planWAL(e, scan, rs.target)
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	if chosen == nil {
-		end("no usable backup")
-		return &NoUsableBackupError{Strategy: name, Target: rs.target, Attempts: rs.r.Attempts}
-	}
-	rs.r.Backup = *chosen
 	end(fmt.Sprintf("%s good after %d attempt(s)", chosen.ID, len(rs.r.Attempts)))
 
 	end = rs.r.Begin(PhaseCopy)
@@ -299,6 +287,28 @@ func (rs *restoration) service(ctx context.Context, pg *stack.Postgres) error {
 	return nil
 }
 
+// firstGood verifies the candidates newest first, records each attempt, and
+// returns the first that checks out; what (backup or dump) names them in errors.
+// It closes the verify phase with end when nothing is usable.
+func (rs *restoration) firstGood(ctx context.Context, cands []Entry, end func(string), what string, check func(Entry) error) (Entry, error) {
+	for _, e := range cands {
+		err := check(e)
+		if ctx.Err() != nil {
+			end("cancelled")
+			return Entry{}, fmt.Errorf("restore %s: verify %s %s: %w", rs.cat.Strategy.Name, what, e.ID, ctx.Err())
+		}
+		if err != nil {
+			rs.r.Attempts = append(rs.r.Attempts, Attempt{Backup: e.ID, Status: Bad, Reason: err.Error()})
+			continue
+		}
+		rs.r.Attempts = append(rs.r.Attempts, Attempt{Backup: e.ID, Status: Good})
+		rs.r.Backup = e
+		return e, nil
+	}
+	end("no usable " + what)
+	return Entry{}, &NoUsableBackupError{Strategy: rs.cat.Strategy.Name, Target: rs.target, Attempts: rs.r.Attempts}
+}
+
 func (rs *restoration) fromDump(ctx context.Context, cands []Entry) error {
 	name := rs.cat.Strategy.Name
 	end := rs.r.Begin(PhaseProvision)
@@ -317,26 +327,10 @@ func (rs *restoration) fromDump(ctx context.Context, cands []Entry) error {
 
 	end = rs.r.Begin(PhaseVerifyBackup)
 	chk := checker{ctr: pg.Container, root: artifactMount, cat: rs.cat}
-	var chosen *Entry
-	for _, e := range cands {
-		err := chk.verifyDump(ctx, e)
-		if ctx.Err() != nil {
-			end("cancelled")
-			return fmt.Errorf("restore %s: verify dump %s: %w", name, e.ID, ctx.Err())
-		}
-		if err != nil {
-			rs.r.Attempts = append(rs.r.Attempts, Attempt{Backup: e.ID, Status: Bad, Reason: err.Error()})
-			continue
-		}
-		rs.r.Attempts = append(rs.r.Attempts, Attempt{Backup: e.ID, Status: Good})
-		chosen = &e
-		break
+	chosen, err := rs.firstGood(ctx, cands, end, "dump", func(e Entry) error { return chk.verifyDump(ctx, e) })
+	if err != nil {
+		return err
 	}
-	if chosen == nil {
-		end("no usable dump")
-		return &NoUsableBackupError{Strategy: name, Target: rs.target, Attempts: rs.r.Attempts}
-	}
-	rs.r.Backup = *chosen
 	end(chosen.ID + " good")
 
 	end = rs.r.Begin(PhaseCopy)

@@ -1,32 +1,20 @@
 package gen
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"strconv"
 
+	fdseed "github.com/firedrill/firedrill/harness/seed"
 	"github.com/firedrill/firedrill/harness/workload/profile"
 )
 
-// Derive returns a random source that depends only on seed and parts: the same
-// inputs give the same sequence on every run and machine, and any item version has
-// its own source, so it is regenerated without replaying the run.
-func Derive(seed int64, parts ...string) *rand.Rand {
-	h := sha256.New()
-	var buf [8]byte
-	binary.LittleEndian.PutUint64(buf[:], uint64(seed))
-	h.Write(buf[:])
-	for _, p := range parts {
-		binary.LittleEndian.PutUint64(buf[:], uint64(len(p)))
-		h.Write(buf[:])
-		h.Write([]byte(p))
-	}
-	sum := h.Sum(nil)
-	return rand.New(rand.NewPCG(binary.LittleEndian.Uint64(sum[0:8]), binary.LittleEndian.Uint64(sum[8:16])))
-}
+// Derive returns a random source that depends only on seed and parts (see
+// harness/seed): any item version has its own source, so it is regenerated
+// without replaying the run.
+func Derive(seed int64, parts ...string) *rand.Rand { return fdseed.Derive(seed, parts...) }
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
