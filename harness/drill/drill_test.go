@@ -98,3 +98,14 @@ func TestComparePhonesReportsOnlyPhonesThatDiffer(t *testing.T) {
 		t.Fatalf("comparePhones = %q, want one line for ann/2 naming note/b.ics", got)
 	}
 }
+
+func TestKeepBodiesOfChangedKeepsOnlyWhatADiffNeeds(t *testing.T) {
+	obs := model.Observation{Users: []model.UserObservation{{User: "ann", Items: []model.ObservedItem{
+		{Key: "contact/a.vcf", Body: []byte("BEGIN:VCARD")}, {Key: "contact/b.vcf", Body: []byte("BEGIN:VCARD")},
+	}}}}
+	res := verify.Result{Users: []verify.UserResult{{User: "ann", Changed: []verify.ItemDetail{{Key: "contact/b.vcf"}}}}}
+	keepBodiesOfChanged(&obs, res)
+	if obs.Users[0].Items[0].Body != nil || obs.Users[0].Items[1].Body == nil {
+		t.Errorf("bodies kept: a=%q b=%q, want only the changed item b's", obs.Users[0].Items[0].Body, obs.Users[0].Items[1].Body)
+	}
+}

@@ -610,6 +610,7 @@ func (d *drillRun) verify(ctx context.Context) (string, error) {
 			said += fmt.Sprintf("; %d phones differ from the service: %s", len(d.phones), strings.Join(first(d.phones, 3), "; "))
 		}
 	}
+	keepBodiesOfChanged(obs, res)
 	if err := writeJSON(d.dir.ObservationPath(), obs); err != nil {
 		return "", err
 	}
@@ -617,6 +618,30 @@ func (d *drillRun) verify(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return said, nil
+}
+
+// keepBodiesOfChanged drops the bodies the observer kept for explaining
+// changes from every item that did not change: the saved observation then holds
+// digests for re-verification and bodies only where a person will read a diff
+// (for profile small, 75 MB of bodies otherwise).
+func keepBodiesOfChanged(obs *model.Observation, res verify.Result) {
+	changed := map[string]map[string]bool{}
+	for _, u := range res.Users {
+		for _, it := range u.Changed {
+			if changed[u.User] == nil {
+				changed[u.User] = map[string]bool{}
+			}
+			changed[u.User][it.Key] = true
+		}
+	}
+	for i := range obs.Users {
+		u := &obs.Users[i]
+		for j := range u.Items {
+			if !changed[u.User][u.Items[j].Key] {
+				u.Items[j].Body = nil
+			}
+		}
+	}
 }
 
 // comparePhones returns, for each phone whose local store differs from what the
