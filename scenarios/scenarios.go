@@ -161,7 +161,23 @@ var deviceReset = drill.Scenario{
 	MaxLostWrites: 0,
 }
 
-func init() { All = append(All, deviceReset) }
+// diskFull fills the database's disk while phones sync.
+var diskFull = drill.Scenario{
+	Name:           "disk-full",
+	Summary:        "The database's volume fills up while phones sync: writes fail (PostgreSQL cannot extend its WAL or tables); once space is freed and the database restarted, every acknowledged write must be there and no refused one may appear.",
+	Labels:         []string{Nightly},
+	Profile:        "tiny",
+	Backup:         "base-only",
+	DataVolumeSize: 512 << 20,
+	Steps: []drill.Step{
+		{Do: drill.Load, Faults: []fault.Spec{{Name: "disk-full", Target: "postgres"}}},
+		{Do: drill.Verify},
+	},
+	Expect:        report.ExpectIntact,
+	MaxLostWrites: 0,
+}
+
+func init() { All = append(All, deviceReset, diskFull) }
 
 // Find returns the scenario with the given name.
 func Find(name string) (drill.Scenario, error) {

@@ -188,6 +188,13 @@ func (d *drillRun) provision(ctx context.Context) error {
 		return err
 	}
 	opts := []stack.Option{stack.WithName("primary"), stack.WithPostgres(strategy.PrimaryOptions()...)}
+	if d.sc.DataVolumeSize > 0 {
+		vol, err := d.run.CreateSizedVolume(ctx, "primary-postgres-data", stack.DomainSANA, d.sc.DataVolumeSize)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, stack.WithPostgres(stack.WithDataVolume(vol)))
+	}
 	if d.sc.Proxy {
 		opts = append(opts, proxy.Interpose(&d.proxy))
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/firedrill/firedrill/harness/backup"
 	"github.com/firedrill/firedrill/harness/fault"
 	"github.com/firedrill/firedrill/harness/report"
+	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/workload/profile"
 )
 
@@ -27,6 +28,9 @@ type Scenario struct {
 	// Proxy puts Toxiproxy between the phones and syncd and between syncd and
 	// PostgreSQL, for network faults.
 	Proxy bool
+	// DataVolumeSize limits the primary's data volume to this many bytes (at
+	// least stack.MinVolumeSize), so that disk-full can fill it; 0 is unlimited.
+	DataVolumeSize int64
 	Steps []Step
 	// Expect is what the verifier must conclude: every user intact, or loss
 	// detected (the run fails when the harness misses the loss).
@@ -105,6 +109,9 @@ func (s Scenario) Validate() error {
 	}
 	if _, err := backup.Lookup(s.Backup); err != nil {
 		bad("backup: %v", err)
+	}
+	if s.DataVolumeSize != 0 && s.DataVolumeSize < stack.MinVolumeSize {
+		bad("data volume size %d: want 0 (unlimited) or at least %d bytes", s.DataVolumeSize, stack.MinVolumeSize)
 	}
 	if s.Expect != report.ExpectIntact && s.Expect != report.ExpectLossDetected {
 		bad("expect %q: want %q or %q", s.Expect, report.ExpectIntact, report.ExpectLossDetected)

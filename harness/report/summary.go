@@ -39,7 +39,11 @@ func WriteSummary(w io.Writer, r *Report) error {
 		rpo += ", oldest " + seconds(r.RPO.Seconds) + " before the disaster"
 	}
 	row("RPO", rpo+budgetNote(r, "rpo"))
-	row("RTO", seconds(r.RTO.Seconds)+budgetNote(r, "rto"))
+	if r.RTO.Seconds > 0 || len(r.RTO.Phases) > 0 {
+		row("RTO", seconds(r.RTO.Seconds)+budgetNote(r, "rto"))
+	} else {
+		row("RTO", "none: this run restored nothing")
+	}
 	for _, p := range r.RTO.Phases {
 		share := ""
 		if r.RTO.Seconds > 0 {
