@@ -129,6 +129,12 @@ func Run(ctx context.Context, sc Scenario, opts Options) (out *Outcome, err erro
 	out = &Outcome{Report: r, Dir: dir}
 
 	runErr := d.execute(ctx)
+	// Whatever happened, everything the phones learned reaches the saved ledger.
+	if d.ledger != nil {
+		if err := d.ledger.Close(); err != nil && !errors.Is(err, ledger.ErrClosed) {
+			runErr = errors.Join(runErr, fmt.Errorf("close ledger: %w", err))
+		}
+	}
 	// Clean up with a context of its own: the run's may be cancelled (Ctrl-C).
 	cleanCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
