@@ -14,9 +14,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/firedrill/firedrill/harness/accounts"
+	"github.com/firedrill/firedrill/harness/dav"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/workload"
-	"github.com/firedrill/firedrill/harness/workload/accounts"
 	"github.com/firedrill/firedrill/harness/workload/gen"
 	"github.com/firedrill/firedrill/harness/workload/profile"
 )
@@ -41,7 +42,7 @@ func BenchmarkLoadThroughput(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		accts := namedAccounts(fmt.Sprintf("bench%d-", i), benchUsers, seed)
 		ctx := context.Background()
-		hc := workload.NewHTTPClient(prof.Concurrency * prof.Devices.Max)
+		hc := dav.NewHTTPClient(prof.Concurrency * prof.Devices.Max)
 		if err := accounts.Provision(ctx, hc, server, st.Syncd.AdminToken, accts, 8); err != nil {
 			b.Fatal(err)
 		}

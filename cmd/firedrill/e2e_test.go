@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/stack/stacktest"
-	"github.com/firedrill/firedrill/harness/workload/accounts"
 )
 
 func TestMain(m *testing.M) { os.Exit(stacktest.Main(m)) }

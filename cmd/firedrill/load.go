@@ -8,11 +8,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firedrill/firedrill/harness/accounts"
+	"github.com/firedrill/firedrill/harness/dav"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/workload"
-	"github.com/firedrill/firedrill/harness/workload/accounts"
-	"github.com/firedrill/firedrill/harness/workload/dav"
 	"github.com/firedrill/firedrill/harness/workload/profile"
 )
 
@@ -69,8 +69,8 @@ func runLoad(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "firedrill load: profile %s describes %d users; the users file has %d: loading those %d\n",
 			prof.Name, prof.Users, len(accts), len(accts))
 	}
-	hc := workload.NewHTTPClient(max(f.concurrency, prof.Concurrency) * prof.Devices.Max)
-	if err := workload.Reachable(ctx, hc, f.server); err != nil {
+	hc := dav.NewHTTPClient(max(f.concurrency, prof.Concurrency) * prof.Devices.Max)
+	if err := dav.Reachable(ctx, hc, f.server); err != nil {
 		fmt.Fprintf(e.stderr, "firedrill load: %v\n", err)
 		return exitFail
 	}

@@ -35,7 +35,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/firedrill/firedrill/harness/workload/progress"
+	"github.com/firedrill/firedrill/harness/progress"
 )
 
 // Exit statuses.

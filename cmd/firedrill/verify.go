@@ -9,14 +9,13 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/canon"
+	"github.com/firedrill/firedrill/harness/dav"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/observe"
 	"github.com/firedrill/firedrill/harness/verify"
-	"github.com/firedrill/firedrill/harness/workload"
-	"github.com/firedrill/firedrill/harness/workload/accounts"
-	"github.com/firedrill/firedrill/harness/workload/dav"
 	"github.com/firedrill/firedrill/harness/workload/gen"
 	"github.com/firedrill/firedrill/harness/workload/profile"
 )
@@ -79,8 +78,8 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "firedrill verify: %d users of %s have no writes in the ledger (%s): not checked\n",
 			len(extra), f.users, firstNames(extra))
 	}
-	hc := workload.NewHTTPClient(f.concurrency * 2)
-	if err := workload.Reachable(ctx, hc, f.server); err != nil {
+	hc := dav.NewHTTPClient(f.concurrency * 2)
+	if err := dav.Reachable(ctx, hc, f.server); err != nil {
 		return fail(exitUsage, "%v", err)
 	}
 	opts := observe.Options{

@@ -12,7 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/backup"
+	"github.com/firedrill/firedrill/harness/dav"
 	"github.com/firedrill/firedrill/harness/fault"
 	"github.com/firedrill/firedrill/harness/fault/proxy"
 	"github.com/firedrill/firedrill/harness/ledger"
@@ -24,7 +26,6 @@ import (
 	"github.com/firedrill/firedrill/harness/timeline"
 	"github.com/firedrill/firedrill/harness/verify"
 	"github.com/firedrill/firedrill/harness/workload"
-	"github.com/firedrill/firedrill/harness/workload/accounts"
 	"github.com/firedrill/firedrill/harness/workload/gen"
 	"github.com/firedrill/firedrill/harness/workload/profile"
 )
@@ -227,7 +228,7 @@ func (d *drillRun) provisionAccounts(ctx context.Context, s *stack.Stack) error 
 	if err != nil {
 		return err
 	}
-	if err := accounts.Provision(ctx, workload.NewHTTPClient(8), url, s.Syncd.AdminToken, d.accts, 8); err != nil {
+	if err := accounts.Provision(ctx, dav.NewHTTPClient(8), url, s.Syncd.AdminToken, d.accts, 8); err != nil {
 		return fmt.Errorf("provision accounts: %w", err)
 	}
 	return nil
@@ -495,7 +496,7 @@ func (d *drillRun) observeNow(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := workload.Reachable(ctx, workload.NewHTTPClient(2), url); err != nil {
+	if err := dav.Reachable(ctx, dav.NewHTTPClient(2), url); err != nil {
 		return "the service does not answer: " + err.Error(), nil
 	}
 	// A damaged service may hang rather than fail: look for a bounded time, once

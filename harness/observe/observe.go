@@ -29,9 +29,9 @@ import (
 
 	"github.com/firedrill/firedrill/harness/canon"
 	"github.com/firedrill/firedrill/harness/model"
-	"github.com/firedrill/firedrill/harness/workload/accounts"
-	"github.com/firedrill/firedrill/harness/workload/dav"
-	"github.com/firedrill/firedrill/harness/workload/progress"
+	"github.com/firedrill/firedrill/harness/accounts"
+	"github.com/firedrill/firedrill/harness/dav"
+	"github.com/firedrill/firedrill/harness/progress"
 )
 
 // Options says whom to observe where, and how.

@@ -13,7 +13,7 @@ import (
 	"github.com/firedrill/firedrill/harness/canon"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
-	"github.com/firedrill/firedrill/harness/workload/dav"
+	"github.com/firedrill/firedrill/harness/dav"
 	"github.com/firedrill/firedrill/harness/workload/gen"
 )
 

@@ -10,11 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/firedrill/firedrill/harness/accounts"
+	"github.com/firedrill/firedrill/harness/dav"
 	"github.com/firedrill/firedrill/harness/model"
-	"github.com/firedrill/firedrill/harness/workload/accounts"
-	"github.com/firedrill/firedrill/harness/workload/dav"
+	"github.com/firedrill/firedrill/harness/progress"
 	"github.com/firedrill/firedrill/harness/workload/gen"
-	"github.com/firedrill/firedrill/harness/workload/progress"
 )
 
 // Fleet is every user's phones, kept between a load and what comes after it:
@@ -87,7 +87,7 @@ func newFleet(cfg Config, keep bool) (*Fleet, error) {
 		byUser: make(map[string][]*Phone, len(cfg.Accounts)), byID: map[string]*Phone{},
 	}
 	if f.r.hc == nil {
-		f.r.hc = NewHTTPClient(conc * max(cfg.Profile.Devices.Max, 1))
+		f.r.hc = dav.NewHTTPClient(conc * max(cfg.Profile.Devices.Max, 1))
 	}
 	for _, a := range cfg.Accounts {
 		if _, dup := f.byUser[a.Username]; dup {
@@ -141,7 +141,7 @@ func (f *Fleet) Load(ctx context.Context) (Summary, error) {
 		return Summary{}, errors.New("load: this fleet has loaded already: its plan's items exist; make a new fleet for another load")
 	}
 	r, accts, conc := f.r, f.r.cfg.Accounts, f.conc
-	if err := Reachable(ctx, r.hc, server); err != nil {
+	if err := dav.Reachable(ctx, r.hc, server); err != nil {
 		return Summary{}, err
 	}
 	start := time.Now()

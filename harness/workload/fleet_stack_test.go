@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firedrill/firedrill/harness/accounts"
+	"github.com/firedrill/firedrill/harness/dav"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/observe"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/stack/stacktest"
 	"github.com/firedrill/firedrill/harness/workload"
-	"github.com/firedrill/firedrill/harness/workload/accounts"
 	"github.com/firedrill/firedrill/harness/workload/fleetdev"
 	"github.com/firedrill/firedrill/harness/workload/profile"
 )
@@ -90,7 +91,7 @@ func TestFleetAgainstReferenceStack(t *testing.T) {
 	}
 	const seed = 2009
 	accts := accounts.Generate(prof.Users, seed)
-	hc := workload.NewHTTPClient(8)
+	hc := dav.NewHTTPClient(8)
 	if err := accounts.Provision(ctx, hc, server, s.Syncd.AdminToken, accts, 4); err != nil {
 		t.Fatal(err)
 	}

@@ -30,16 +30,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
-	"github.com/firedrill/firedrill/harness/workload/accounts"
-	"github.com/firedrill/firedrill/harness/workload/dav"
 	"github.com/firedrill/firedrill/harness/workload/gen"
 	"github.com/firedrill/firedrill/harness/workload/profile"
 )
@@ -150,16 +148,6 @@ func (r *runner) countAttempt(out ledger.Outcome, size int) {
 	}
 }
 
-// NewHTTPClient returns a client whose transport keeps conns idle connections per
-// host, so that concurrent devices reuse connections.
-func NewHTTPClient(conns int) *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = conns * 2
-	t.MaxIdleConnsPerHost = conns
-	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	return &http.Client{Transport: t}
-}
-
 // Load runs every account's devices through its plan. Per-user failures (a
 // refused login, a server that stays unreachable) are in Summary.UserErrors; the
 // error is for what stops the whole load: a ledger that cannot be written, an
@@ -190,26 +178,6 @@ func (r *runner) summary(users, done int, d time.Duration, conc int) Summary {
 	}
 	r.mu.Unlock()
 	return s
-}
-
-// Reachable checks that something answers HTTP at server: any status will do.
-func Reachable(ctx context.Context, hc *http.Client, server string) error {
-	u, err := dav.ParseServerURL(server)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodOptions, u.String(), nil)
-	if err != nil {
-		return fmt.Errorf("reach server %s: %w", server, err)
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("reach server %s: nothing answers there (%w); check the URL and that the server runs", server, err)
-	}
-	resp.Body.Close()
-	return nil
 }
 
 // limitedLog prints at most limit messages per category, then one note that

@@ -7,7 +7,7 @@ import (
 
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
-	"github.com/firedrill/firedrill/harness/workload/dav"
+	"github.com/firedrill/firedrill/harness/dav"
 )
 
 // Recorder is where writes are recorded; *ledger.Writer is one.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/firedrill/firedrill/harness/canon"
 	"github.com/firedrill/firedrill/harness/model"
-	"github.com/firedrill/firedrill/harness/workload/dav"
+	"github.com/firedrill/firedrill/harness/dav"
 )
 
 // multigetBatch is how many objects one multiget asks for.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/firedrill/firedrill/harness/fault"
 	"github.com/firedrill/firedrill/harness/workload"
-	"github.com/firedrill/firedrill/harness/workload/accounts"
+	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/workload/profile"
 )
 
