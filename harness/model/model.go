@@ -113,10 +113,15 @@ func SplitItemKey(key string) (Kind, string, error) {
 
 // ObservedItem is one item as an observer read it back from a server.
 type ObservedItem struct {
-	Key    string `json:"key"`            // ItemKey form
-	Digest Digest `json:"digest"`         // same fingerprint rule as the ledger's
-	Size   int64  `json:"size"`           // bytes of the body as served
-	ETag   string `json:"etag,omitempty"` // as served, for diagnosis only
+	Key string `json:"key"` // ItemKey form
+	// Collection is the URL path of the collection the item was found in (e.g.
+	// "/dav/u1/contacts/"): part of the item's identity, so that an item moved
+	// to another collection of its user, or kept in two, is caught. "" when the
+	// observer did not record it.
+	Collection string `json:"collection,omitempty"`
+	Digest     Digest `json:"digest"`         // same fingerprint rule as the ledger's
+	Size       int64  `json:"size"`           // bytes of the body as served
+	ETag       string `json:"etag,omitempty"` // as served, for diagnosis only
 	// Unreadable says why the item's body could not be fetched or parsed; when set,
 	// Digest is meaningless.
 	Unreadable string `json:"unreadable,omitempty"`
