@@ -49,9 +49,8 @@ var All = []drill.Scenario{
 			{Do: drill.Restore},
 			{Do: drill.Verify},
 		},
-		Expect:        report.ExpectIntact,
-		MaxLostWrites: 0,
-		MaxRTO:        5 * time.Minute,
+		Expect:  report.ExpectIntact,
+		Budgets: drill.Budgets{LostWrites: drill.NoLoss(), RTO: 5 * time.Minute},
 	},
 	{
 		Name:    "sidekick-backup-on-same-san",
@@ -69,8 +68,7 @@ var All = []drill.Scenario{
 			{Do: drill.Restore},
 			{Do: drill.Verify},
 		},
-		Expect:        report.ExpectLossDetected,
-		MaxLostWrites: -1,
+		Expect: report.ExpectLossDetected,
 	},
 	{
 		Name:    "crash-mid-sync",
@@ -84,8 +82,8 @@ var All = []drill.Scenario{
 			{Do: drill.Load, Faults: []fault.Spec{{Name: "kill-9", Target: "postgres"}, {Name: "kill-9", Target: "syncd"}}},
 			{Do: drill.Verify},
 		},
-		Expect:        report.ExpectIntact,
-		MaxLostWrites: 0,
+		Expect:  report.ExpectIntact,
+		Budgets: drill.Budgets{LostWrites: drill.NoLoss()},
 	},
 	{
 		Name:    "partition-mid-sync",
@@ -99,8 +97,8 @@ var All = []drill.Scenario{
 			{Do: drill.Load, Faults: []fault.Spec{{Name: "timeout", Target: "syncd-postgres"}, {Name: "link-down", Target: "phones-syncd"}}},
 			{Do: drill.Verify},
 		},
-		Expect:        report.ExpectIntact,
-		MaxLostWrites: 0,
+		Expect:  report.ExpectIntact,
+		Budgets: drill.Budgets{LostWrites: drill.NoLoss()},
 	},
 	{
 		Name:    "silent-backup-corruption",
@@ -117,8 +115,8 @@ var All = []drill.Scenario{
 			{Do: drill.Restore},
 			{Do: drill.Verify},
 		},
-		Expect:        report.ExpectIntact,
-		MaxLostWrites: 0,
+		Expect:  report.ExpectIntact,
+		Budgets: drill.Budgets{LostWrites: drill.NoLoss()},
 	},
 	{
 		Name:    "botched-schema-migration",
@@ -135,49 +133,45 @@ var All = []drill.Scenario{
 			{Do: drill.Restore, Name: "before-upgrade"},
 			{Do: drill.Verify},
 		},
-		Expect:        report.ExpectIntact,
-		MaxLostWrites: 0,
+		Expect:  report.ExpectIntact,
+		Budgets: drill.Budgets{LostWrites: drill.NoLoss()},
+	},
+	// The Sidekick outage's cruellest part: users who reset their
+	// phones during it lost everything the servers had lost.
+	{
+		Name:    "device-reset-during-outage",
+		Summary: "The primary's storage is lost and, while the service is down, every user factory-resets their phone; after the restore every phone syncs again and must hold all of its user's data.",
+		Labels:  []string{Nightly, GameDay},
+		Profile: "tiny",
+		Backup:  "continuous",
+		Steps: []drill.Step{
+			{Do: drill.BaseBackup},
+			{Do: drill.Load},
+			{Do: drill.Disaster, Faults: []fault.Spec{{Name: "lose-domain", Target: "san-a"}}},
+			{Do: drill.ResetPhones},
+			{Do: drill.Restore},
+			{Do: drill.ResyncPhones},
+			{Do: drill.Verify},
+		},
+		Expect:  report.ExpectIntact,
+		Budgets: drill.Budgets{LostWrites: drill.NoLoss()},
+	},
+	// The database's disk fills while phones sync.
+	{
+		Name:           "disk-full",
+		Summary:        "The database's volume fills up while phones sync: writes fail (PostgreSQL cannot extend its WAL or tables); once space is freed and the database restarted, every acknowledged write must be there and no refused one may appear.",
+		Labels:         []string{Nightly},
+		Profile:        "tiny",
+		Backup:         "base-only",
+		DataVolumeSize: 512 << 20,
+		Steps: []drill.Step{
+			{Do: drill.Load, Faults: []fault.Spec{{Name: "disk-full", Target: "postgres"}}},
+			{Do: drill.Verify},
+		},
+		Expect:  report.ExpectIntact,
+		Budgets: drill.Budgets{LostWrites: drill.NoLoss()},
 	},
 }
-
-// deviceReset is the Sidekick outage's cruellest part: users who reset their
-// phones during it lost everything the servers had lost.
-var deviceReset = drill.Scenario{
-	Name:    "device-reset-during-outage",
-	Summary: "The primary's storage is lost and, while the service is down, every user factory-resets their phone; after the restore every phone syncs again and must hold all of its user's data.",
-	Labels:  []string{Nightly, GameDay},
-	Profile: "tiny",
-	Backup:  "continuous",
-	Steps: []drill.Step{
-		{Do: drill.BaseBackup},
-		{Do: drill.Load},
-		{Do: drill.Disaster, Faults: []fault.Spec{{Name: "lose-domain", Target: "san-a"}}},
-		{Do: drill.ResetPhones},
-		{Do: drill.Restore},
-		{Do: drill.ResyncPhones},
-		{Do: drill.Verify},
-	},
-	Expect:        report.ExpectIntact,
-	MaxLostWrites: 0,
-}
-
-// diskFull fills the database's disk while phones sync.
-var diskFull = drill.Scenario{
-	Name:           "disk-full",
-	Summary:        "The database's volume fills up while phones sync: writes fail (PostgreSQL cannot extend its WAL or tables); once space is freed and the database restarted, every acknowledged write must be there and no refused one may appear.",
-	Labels:         []string{Nightly},
-	Profile:        "tiny",
-	Backup:         "base-only",
-	DataVolumeSize: 512 << 20,
-	Steps: []drill.Step{
-		{Do: drill.Load, Faults: []fault.Spec{{Name: "disk-full", Target: "postgres"}}},
-		{Do: drill.Verify},
-	},
-	Expect:        report.ExpectIntact,
-	MaxLostWrites: 0,
-}
-
-func init() { All = append(All, deviceReset, diskFull) }
 
 // Find returns the scenario with the given name.
 func Find(name string) (drill.Scenario, error) {

@@ -53,7 +53,7 @@ var _ = Describe("scenario", func() {
 			s := seed()
 			cmd := fmt.Sprintf("FIREDRILL_SEED=%d go run ./cmd/firedrill run %s", s, sc.Name)
 			By(fmt.Sprintf("running %s with seed %d (replay: %s)", sc.Name, s, cmd))
-			out, err := drill.Run(ctx, sc, drill.Options{Seed: s, Reports: "../reports", Out: GinkgoWriter, Progress: GinkgoWriter, Command: cmd})
+			out, err := drill.Execute(ctx, sc, drill.Options{Seed: s, Reports: "../reports", Out: GinkgoWriter, Progress: GinkgoWriter, Command: cmd})
 			if out != nil {
 				AddReportEntry("report", out.Dir.HTMLPath())
 				AddReportEntry("verdict", out.Report.Line(out.Dir.HTMLPath()))

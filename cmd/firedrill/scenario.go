@@ -86,7 +86,7 @@ func runScenario(ctx context.Context, e *env, args []string) int {
 		replay += " --profile " + *prof
 	}
 	fmt.Fprintf(e.stderr, "firedrill run: seed %d (%s)\n", seed, from)
-	out, err := drill.Run(ctx, sc, drill.Options{
+	out, err := drill.Execute(ctx, sc, drill.Options{
 		Seed: seed, Profile: *prof, Reports: *reports, Step: *step,
 		Out: e.stdout, In: os.Stdin, Progress: e.stderr, ProgressTTY: e.stderrTTY, Command: replay,
 	})

@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/fault"
+	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/report"
 	"github.com/firedrill/firedrill/harness/verify"
@@ -107,5 +109,146 @@ func TestKeepBodiesOfChangedKeepsOnlyWhatADiffNeeds(t *testing.T) {
 	keepBodiesOfChanged(&obs, res)
 	if obs.Users[0].Items[0].Body != nil || obs.Users[0].Items[1].Body == nil {
 		t.Errorf("bodies kept: a=%q b=%q, want only the changed item b's", obs.Users[0].Items[0].Body, obs.Users[0].Items[1].Body)
+	}
+}
+
+func TestValidateRefusesFaultsItsEnvironmentCannotServe(t *testing.T) {
+	base := Scenario{Name: "x", Profile: "tiny", Backup: "continuous", Expect: report.ExpectIntact}
+	cases := []struct {
+		name string
+		sc   func(Scenario) Scenario
+		want string // "" when valid
+	}{
+		{"link fault without the proxy", func(s Scenario) Scenario {
+			s.Steps = []Step{{Do: Load, Faults: []fault.Spec{{Name: "latency", Target: "phones-syncd"}}}, {Do: Verify}}
+			return s
+		}, "fault latency needs the fault proxy"},
+		{"link fault with the proxy", func(s Scenario) Scenario {
+			s.Proxy = true
+			s.Steps = []Step{{Do: Load, Faults: []fault.Spec{{Name: "latency", Target: "phones-syncd"}}}, {Do: Verify}}
+			return s
+		}, ""},
+		{"device reset before any phones", func(s Scenario) Scenario {
+			s.Steps = []Step{{Do: Inject, Faults: []fault.Spec{{Name: "device-reset"}}}, {Do: Load}, {Do: Verify}}
+			return s
+		}, "fault device-reset needs the phones of a load"},
+		{"device reset during the load", func(s Scenario) Scenario {
+			s.Steps = []Step{{Do: Load, Faults: []fault.Spec{{Name: "device-reset"}}}, {Do: Verify}}
+			return s
+		}, ""},
+		{"device reset after the load", func(s Scenario) Scenario {
+			s.Steps = []Step{{Do: Load}, {Do: Inject, Faults: []fault.Spec{{Name: "device-reset"}}}, {Do: Recover}, {Do: Verify}}
+			return s
+		}, ""},
+		{"disk-full without a sized volume", func(s Scenario) Scenario {
+			s.Steps = []Step{{Do: Load, Faults: []fault.Spec{{Name: "disk-full"}}}, {Do: Verify}}
+			return s
+		}, "size-limited database volume"},
+		{"backup damage without a backup volume", func(s Scenario) Scenario {
+			s.Backup = "dump-same-volume"
+			s.Steps = []Step{{Do: Load}, {Do: Inject, Faults: []fault.Spec{{Name: "archive-gap"}}}, {Do: Verify}}
+			return s
+		}, "backup volume"},
+		{"negative RPO budget", func(s Scenario) Scenario {
+			n := -1
+			s.Budgets.LostWrites = &n
+			s.Steps = []Step{{Do: Load}, {Do: Verify}}
+			return s
+		}, "lost writes -1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.sc(base).Validate()
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("Validate() = %v, want it valid", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Errorf("Validate() = %v, want an error mentioning %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestScenariosThatActOnPhonesKeepThem(t *testing.T) {
+	for _, c := range []struct {
+		steps []Step
+		want  bool
+	}{
+		{[]Step{{Do: Load}, {Do: Verify}}, false},
+		{[]Step{{Do: Load}, {Do: ResetPhones}, {Do: Verify}}, true},
+		{[]Step{{Do: Load, Faults: []fault.Spec{{Name: "device-reset"}}}, {Do: Verify}}, true},
+		{[]Step{{Do: Load, Faults: []fault.Spec{{Name: "kill-9", Target: "syncd"}}}, {Do: Verify}}, false},
+	} {
+		if got := (Scenario{Steps: c.steps}).keepsPhones(); got != c.want {
+			t.Errorf("keepsPhones(%+v) = %v, want %v", c.steps, got, c.want)
+		}
+	}
+}
+
+func TestEveryActionIsNarrated(t *testing.T) {
+	sc := Scenario{Profile: "tiny", Backup: "continuous"}
+	for _, a := range Actions {
+		title, what := Step{Do: a, Name: "p", Faults: []fault.Spec{{Name: "kill-9", Target: "syncd"}}}.narration(sc)
+		if title == "" || what == "" {
+			t.Errorf("action %s has no narration (%q, %q)", a, title, what)
+		}
+	}
+	if _, what := (Step{Do: Verify, Say: "Check it all."}).narration(sc); what != "Check it all." {
+		t.Errorf("a step's own words are not used: %q", what)
+	}
+}
+
+func TestLoadFaultsStrikeInTheirShareOfThePlannedWrites(t *testing.T) {
+	plan := loadPlan([]fault.Spec{{Name: "kill-9", Target: "postgres"}, {Name: "kill-9", Target: "syncd"}})
+	sched, err := fault.NewSchedule(42, plan, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range sched.Events {
+		if !ev.OnWrites || ev.Writes < 200 || ev.Writes >= 600 || ev.Hold < loadHoldMin || ev.Hold > loadHoldMax {
+			t.Errorf("event %+v: want a write trigger in [200, 600) held 2-5 s", ev)
+		}
+	}
+	line := faultSummary([]fault.Result{{Event: sched.Events[0]}})
+	if !strings.Contains(line, "after ") || !strings.Contains(line, "planned writes") {
+		t.Errorf("fault summary %q", line)
+	}
+	if faultSummary(nil) != "" {
+		t.Error("a load without faults has a fault summary")
+	}
+}
+
+func TestLoadSummaryNamesKindsNotCovered(t *testing.T) {
+	s := workload.Summary{OK: 10, Users: 2, NotCovered: map[model.Kind]string{model.KindPhoto: "no photos collection", model.KindAppData: "no apps"}}
+	line := loadSummary(s)
+	if !strings.Contains(line, "10 writes acknowledged") || !strings.Contains(line, "not covered: appdata (no apps), photo (no photos collection)") {
+		t.Errorf("load summary %q", line)
+	}
+}
+
+func TestSampleAccountsIsSeededAndBounded(t *testing.T) {
+	accts := accounts.Generate(50, 1)
+	a := sampleAccounts(accts, 10, 7)
+	b := sampleAccounts(accts, 10, 7)
+	if len(a) != 10 || a[0] != b[0] || a[9] != b[9] {
+		t.Fatalf("sample of 10 from 50: %d, not the same twice", len(a))
+	}
+	if got := sampleAccounts(accts, 100, 7); len(got) != 50 {
+		t.Errorf("a sample larger than the users has %d, want all 50", len(got))
+	}
+	h := &ledger.History{Users: []ledger.UserHistory{{Name: a[0].Username}, {Name: "someone-else"}}}
+	if got := historyOf(h, a); len(got.Users) != 1 || got.Users[0].Name != a[0].Username {
+		t.Errorf("historyOf kept %+v, want only the sampled user", got.Users)
+	}
+}
+
+func TestSmallHelpers(t *testing.T) {
+	for n, want := range map[int64]string{12: "12 B", 2048: "2.0 KiB", 3 << 20: "3.0 MiB", 5 << 30: "5.0 GiB"} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if got := first([]string{"a", "b", "c"}, 2); len(got) != 3 || got[2] != "and 1 more" {
+		t.Errorf("first = %q", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -15,8 +16,10 @@ var ErrAborted = errors.New("drill aborted at the operator's request")
 // Narrator tells people what a drill is doing, in plain words: a numbered line
 // before each stage says what is about to happen and why; a line after says what
 // happened and how long it took. In step mode it waits for Enter before each stage,
-// for game days where people watch and discuss.
+// for game days where people watch and discuss. It is safe for concurrent use:
+// faults injected during a load narrate from their own goroutines.
 type Narrator struct {
+	mu    sync.Mutex // guards out and the stage fields; not held while waiting for input
 	out   io.Writer
 	in    *bufio.Reader
 	step  bool
@@ -43,6 +46,7 @@ func (n *Narrator) Before(title, what string) error {
 	if n == nil {
 		return nil
 	}
+	n.mu.Lock()
 	n.n++
 	n.title = title
 	fmt.Fprintf(n.out, "\n[%d/%d] %s\n", n.n, n.total, title)
@@ -51,6 +55,9 @@ func (n *Narrator) Before(title, what string) error {
 	}
 	if n.step && n.in != nil {
 		fmt.Fprint(n.out, "      Press Enter to go on, or q then Enter to stop the drill: ")
+	}
+	n.mu.Unlock()
+	if n.step && n.in != nil {
 		answer, err := n.in.ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("read operator input: %w", err)
@@ -59,7 +66,9 @@ func (n *Narrator) Before(title, what string) error {
 			return ErrAborted
 		}
 	}
+	n.mu.Lock()
 	n.began = time.Now()
+	n.mu.Unlock()
 	return nil
 }
 
@@ -68,6 +77,8 @@ func (n *Narrator) After(what string) {
 	if n == nil {
 		return
 	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	took := time.Since(n.began).Round(100 * time.Millisecond)
 	lines := wrap(what, 70)
 	if len(lines) == 0 {
@@ -84,6 +95,8 @@ func (n *Narrator) Say(format string, args ...any) {
 	if n == nil {
 		return
 	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	fmt.Fprintf(n.out, "      %s\n", fmt.Sprintf(format, args...))
 }
 

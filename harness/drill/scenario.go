@@ -2,11 +2,18 @@
 // (stack, workload and ledger, faults, backup and restore, verify, report) in the
 // order a scenario lists them, narrates each stage for people watching, and writes
 // the run directory. The Ginkgo suite and the CLI both run scenarios through it.
+//
+// The package is split by what each part does: scenario.go says what a
+// scenario is and checks it; runner.go runs one (provisioning, the step loop,
+// cleanup on every path); steps.go, load.go, look.go and verifystep.go are the
+// steps; verdict.go decides pass, fail or error from what the steps found (pure,
+// table-tested); reverify.go re-checks a saved run offline.
 package drill
 
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,15 +38,26 @@ type Scenario struct {
 	// DataVolumeSize limits the primary's data volume to this many bytes (at
 	// least stack.MinVolumeSize), so that disk-full can fill it; 0 is unlimited.
 	DataVolumeSize int64
-	Steps []Step
+	Steps          []Step
 	// Expect is what the verifier must conclude: every user intact, or loss
 	// detected (the run fails when the harness misses the loss).
 	Expect report.Expectation
-	// MaxLostWrites is the RPO budget in acknowledged writes (-1: no budget).
-	MaxLostWrites int
-	// MaxRTO is the RTO budget (0: no budget).
-	MaxRTO time.Duration
+	// Budgets are limits the run must keep on top of its expectation.
+	Budgets Budgets
 }
+
+// Budgets are the RPO and RTO limits a run must keep.
+type Budgets struct {
+	// LostWrites is how many acknowledged writes the restore may lose; nil
+	// sets no RPO budget. NoLoss() is the strictest.
+	LostWrites *int
+	// RTO is the longest the restore may take, from provisioning to the
+	// verified service; 0 sets no RTO budget.
+	RTO time.Duration
+}
+
+// NoLoss returns the strictest RPO budget: not one acknowledged write lost.
+func NoLoss() *int { n := 0; return &n }
 
 // Action is what a step does.
 type Action string
@@ -47,7 +65,8 @@ type Action string
 // The actions a scenario's steps take.
 const (
 	// Load has every user's phones carry out their planned operations, with
-	// Faults injected at seeded moments during the load.
+	// Faults injected during the load, each once a seeded share of the planned
+	// writes has completed.
 	Load Action = "load"
 	// BaseBackup takes a backup now with the scenario's strategy.
 	BaseBackup Action = "base-backup"
@@ -78,16 +97,8 @@ const (
 	Verify Action = "verify"
 )
 
-// needsPhones reports whether the scenario acts on the phones after the load,
-// which keeps every phone's local store for the whole run.
-func (s Scenario) needsPhones() bool {
-	for _, st := range s.Steps {
-		if st.Do == ResetPhones || st.Do == ResyncPhones {
-			return true
-		}
-	}
-	return false
-}
+// Actions lists every action, in the order a scenario usually uses them.
+var Actions = []Action{Load, BaseBackup, RestorePoint, Inject, Recover, Observe, Disaster, Restore, ResetPhones, ResyncPhones, Verify}
 
 // Step is one stage of a scenario.
 type Step struct {
@@ -97,7 +108,38 @@ type Step struct {
 	Name   string       // RestorePoint: its name; Restore: the restore point to recover to ("" = latest)
 }
 
+// keepsPhones reports whether the scenario acts on the phones after the load
+// (a device fault, a reset or a resync), which keeps every phone's local store
+// for the whole run.
+func (s Scenario) keepsPhones() bool {
+	for _, st := range s.Steps {
+		if st.Do == ResetPhones || st.Do == ResyncPhones {
+			return true
+		}
+		for _, f := range st.Faults {
+			if e, ok := fault.Lookup(f.Name); ok && slices.Contains(e.Needs, fault.NeedsDevices) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// offers returns what the scenario's environment offers its faults before and
+// after the load has made phones.
+func (s Scenario) offers(phones bool) map[fault.Need]bool {
+	out := map[fault.Need]bool{fault.NeedsDevices: phones}
+	out[fault.NeedsProxy] = s.Proxy
+	out[fault.NeedsSizedVolume] = s.DataVolumeSize > 0
+	if st, err := backup.Lookup(s.Backup); err == nil {
+		out[fault.NeedsBackupVolume] = st.Method == backup.MethodBase && !st.SameVolume
+	}
+	return out
+}
+
 // Validate reports what is wrong with a scenario, naming the field and the fix.
+// It refuses a fault its environment cannot serve (a link fault without the
+// proxy, a device fault before there are phones), naming what is missing.
 func (s Scenario) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -116,6 +158,12 @@ func (s Scenario) Validate() error {
 	if s.Expect != report.ExpectIntact && s.Expect != report.ExpectLossDetected {
 		bad("expect %q: want %q or %q", s.Expect, report.ExpectIntact, report.ExpectLossDetected)
 	}
+	if b := s.Budgets.LostWrites; b != nil && *b < 0 {
+		bad("budgets: lost writes %d: want 0 or more (or no RPO budget at all)", *b)
+	}
+	if s.Budgets.RTO < 0 {
+		bad("budgets: RTO %s: want a positive duration (or no RTO budget at all)", s.Budgets.RTO)
+	}
 	verify, loads, restorePoints := 0, 0, map[string]bool{}
 	for i, st := range s.Steps {
 		where := fmt.Sprintf("step %d (%s)", i+1, st.Do)
@@ -124,10 +172,18 @@ func (s Scenario) Validate() error {
 			if st.Do == Load {
 				loads++
 			}
+			offered := s.offers(loads > 0)
 			for _, spec := range st.Faults {
 				spec = placeholderFree(spec)
 				if _, err := fault.New(spec); err != nil {
 					bad("%s: fault %s: %v", where, spec.Name, err)
+					continue
+				}
+				e, _ := fault.Lookup(spec.Name)
+				for _, need := range e.Needs {
+					if !offered[need] {
+						bad("%s: fault %s needs %s", where, spec.Name, need.Explain())
+					}
 				}
 			}
 			if st.Do == Inject && len(st.Faults) == 0 {
@@ -150,7 +206,11 @@ func (s Scenario) Validate() error {
 			}
 		case BaseBackup, Recover, Observe:
 		default:
-			bad("%s: unknown action; want one of load, base-backup, restore-point, inject, recover, observe, disaster, restore, reset-phones, resync-phones, verify", where)
+			names := make([]string, len(Actions))
+			for i, a := range Actions {
+				names[i] = string(a)
+			}
+			bad("%s: unknown action; want one of %s", where, strings.Join(names, ", "))
 		}
 	}
 	if loads > 1 {
@@ -166,7 +226,7 @@ func (s Scenario) Validate() error {
 }
 
 // placeholderFree returns spec with the run-time placeholders of fault parameters
-// (see drillRun.resolve) replaced by a plausible value, so that it can be checked.
+// (see runner.resolve) replaced by a plausible value, so that it can be checked.
 func placeholderFree(spec fault.Spec) fault.Spec {
 	out := spec
 	out.Params = map[string]string{}
@@ -178,63 +238,4 @@ func placeholderFree(spec fault.Spec) fault.Spec {
 }
 
 // HasLabel reports whether the scenario carries label.
-func (s Scenario) HasLabel(label string) bool {
-	for _, l := range s.Labels {
-		if l == label {
-			return true
-		}
-	}
-	return false
-}
-
-// narration returns what to say before a step.
-func (st Step) narration(sc Scenario) (title, what string) {
-	var names []string
-	for _, f := range st.Faults {
-		names = append(names, f.String())
-	}
-	switch st.Do {
-	case Load:
-		title = "Phones sync their users' data"
-		what = fmt.Sprintf("Every user's phones write contacts, events, to-dos, notes, photos and high scores (profile %s). Each write the service acknowledges goes into the ledger.", sc.Profile)
-		if len(names) > 0 {
-			what += " During the load: " + strings.Join(names, ", ") + "."
-		}
-	case BaseBackup:
-		title, what = "Take a backup", fmt.Sprintf("The %s strategy takes a backup now.", sc.Backup)
-	case RestorePoint:
-		title, what = "Mark a restore point", fmt.Sprintf("Name this moment %q in the write-ahead log, so that a restore can stop exactly here.", st.Name)
-	case Inject:
-		title, what = "Inject the failure", "Now: "+strings.Join(names, ", ")+". The ledger is saved to disk first, so nothing it knows is lost."
-	case Recover:
-		title, what = "Recover", "Undo what can be undone: restart, reconnect, remove network faults."
-	case Observe:
-		title, what = "Look at the service", "Read every user's data back from the damaged service, as their phones would now."
-	case Disaster:
-		domains := []string{}
-		for _, f := range st.Faults {
-			domains = append(domains, f.Target)
-		}
-		if len(domains) == 0 {
-			domains = []string{"san-a"}
-		}
-		title = "Declare the disaster"
-		what = fmt.Sprintf("The primary's storage (failure domain %s) is declared lost: every volume in it is destroyed, the database and anything kept beside it. The ledger is saved to disk first.", strings.Join(domains, " and "))
-	case Restore:
-		target := "the latest point the backups reach"
-		if st.Name != "" {
-			target = fmt.Sprintf("the restore point %q", st.Name)
-		}
-		title, what = "Restore into a fresh stack", fmt.Sprintf("Build a new network and new volumes, verify the backups, restore the newest good one and replay WAL to %s, then start the sync service on it.", target)
-	case ResetPhones:
-		title, what = "Users reset their phones", "While the service is down, every user factory-resets their phone: the local copy of their contacts, calendars, notes and photos is wiped. The phones were only caches; the data now lives only in the service and its backups."
-	case ResyncPhones:
-		title, what = "Phones sync again", "Every phone signs in to the restored service and downloads everything its user has, as a freshly set-up phone does."
-	case Verify:
-		title, what = "Verify every user", "Read every user's data back through CardDAV, CalDAV and WebDAV, and compare it item by item with the ledger of acknowledged writes."
-	}
-	if st.Say != "" {
-		what = st.Say
-	}
-	return title, what
-}
+func (s Scenario) HasLabel(label string) bool { return slices.Contains(s.Labels, label) }

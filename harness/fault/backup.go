@@ -17,12 +17,12 @@ import (
 
 func init() {
 	builtin(
-		Entry{Name: "corrupt-backup-file", Summary: "flip bytes in files of a base backup on the backup volume", New: backupMaker("corrupt-backup-file")},
-		Entry{Name: "delete-backup-file", Summary: "delete files of a base backup on the backup volume", New: backupMaker("delete-backup-file")},
-		Entry{Name: "corrupt-wal-segment", Summary: "flip bytes in archived WAL segments", New: backupMaker("corrupt-wal-segment")},
-		Entry{Name: "delete-wal-segment", Summary: "delete archived WAL segments", New: backupMaker("delete-wal-segment")},
-		Entry{Name: "empty-backup", Summary: "empty every file of the newest base backup, keeping its names: a backup that reported success but holds nothing", New: backupMaker("empty-backup")},
-		Entry{Name: "archive-gap", Summary: "delete a run of consecutive WAL segments from the middle of the archive", New: backupMaker("archive-gap")},
+		Entry{Name: "corrupt-backup-file", Summary: "flip bytes in files of a base backup on the backup volume", Needs: []Need{NeedsBackupVolume}, New: backupMaker("corrupt-backup-file")},
+		Entry{Name: "delete-backup-file", Summary: "delete files of a base backup on the backup volume", Needs: []Need{NeedsBackupVolume}, New: backupMaker("delete-backup-file")},
+		Entry{Name: "corrupt-wal-segment", Summary: "flip bytes in archived WAL segments", Needs: []Need{NeedsBackupVolume}, New: backupMaker("corrupt-wal-segment")},
+		Entry{Name: "delete-wal-segment", Summary: "delete archived WAL segments", Needs: []Need{NeedsBackupVolume}, New: backupMaker("delete-wal-segment")},
+		Entry{Name: "empty-backup", Summary: "empty every file of the newest base backup, keeping its names: a backup that reported success but holds nothing", Needs: []Need{NeedsBackupVolume}, New: backupMaker("empty-backup")},
+		Entry{Name: "archive-gap", Summary: "delete a run of consecutive WAL segments from the middle of the archive", Needs: []Need{NeedsBackupVolume}, New: backupMaker("archive-gap")},
 	)
 }
 

@@ -28,7 +28,7 @@ func TestFaultsComposeOnASchedule(t *testing.T) {
 	sched, err := fault.NewSchedule(testSeed, []fault.Planned{
 		{Spec: fault.Spec{Name: "latency", Target: proxy.LinkSyncdPostgres, Params: map[string]string{"latency": "300ms"}}, MinHold: 9 * time.Second},
 		{Spec: fault.Spec{Name: "kill-9", Target: fault.Postgres}, After: time.Second, Before: 2 * time.Second, MinHold: 3 * time.Second},
-	})
+	}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestFaultsComposeOnASchedule(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		results, runErr = sched.Run(ctx, env, start)
+		results, runErr = sched.Run(ctx, env, start, nil)
 	}()
 
 	both := false

@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	builtin(Entry{Name: "device-reset", Summary: "take syncd down, reset phones (wipe their local stores) while it is down, then bring it back and resync them", New: newDeviceReset})
+	builtin(Entry{Name: "device-reset", Summary: "take syncd down, reset phones (wipe their local stores) while it is down, then bring it back and resync them", Needs: []Need{NeedsDevices}, New: newDeviceReset})
 }
 
 // Device is a simulated phone as the workload offers it to device faults.

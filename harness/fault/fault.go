@@ -111,6 +111,13 @@ type Env struct {
 	Devices  Devices // nil unless the workload offers device hooks
 	// WaitTimeout bounds each Wait (default 2 minutes).
 	WaitTimeout time.Duration
+	// StepTimeout bounds each Inject and each Recover (default 10 minutes: a
+	// storage migration copies the whole database).
+	StepTimeout time.Duration
+	// Say narrates what a fault did while a drill runs; nil says nothing. It
+	// is called from the schedule's goroutines, so it must be safe for
+	// concurrent use.
+	Say func(format string, args ...any)
 }
 
 func (e *Env) waitTimeout() time.Duration {
@@ -118,6 +125,19 @@ func (e *Env) waitTimeout() time.Duration {
 		return e.WaitTimeout
 	}
 	return 2 * time.Minute
+}
+
+func (e *Env) stepTimeout() time.Duration {
+	if e.StepTimeout > 0 {
+		return e.StepTimeout
+	}
+	return 10 * time.Minute
+}
+
+func (e *Env) say(format string, args ...any) {
+	if e != nil && e.Say != nil {
+		e.Say(format, args...)
+	}
 }
 
 func (e *Env) check() error {
@@ -136,14 +156,17 @@ type Active struct {
 	done  bool
 }
 
-// Inject injects f in env and opens its span in the timeline. A permanent
+// Inject injects f in env (within Env.StepTimeout) and opens its span in the
+// timeline. A permanent
 // fault's span closes when Inject returns; any other's when Active.Recover does.
 func Inject(ctx context.Context, env *Env, f Fault) (*Active, error) {
 	if err := env.check(); err != nil {
 		return nil, err
 	}
 	end := env.Timeline.Begin(timeline.Fault, f.Name(), f.Target())
-	if err := f.Inject(ctx, env); err != nil {
+	ictx, cancel := context.WithTimeout(ctx, env.stepTimeout())
+	defer cancel()
+	if err := f.Inject(ictx, env); err != nil {
 		end("inject failed: " + err.Error())
 		return nil, fmt.Errorf("inject %s into %s: %w", f.Name(), f.Target(), err)
 	}
@@ -155,14 +178,17 @@ func Inject(ctx context.Context, env *Env, f Fault) (*Active, error) {
 	return a, nil
 }
 
-// Recover recovers the fault, waits until its target serves again, and closes
-// its span. Calling it again does nothing.
+// Recover recovers the fault (within Env.StepTimeout), waits until its target
+// serves again (within Env.WaitTimeout), and closes its span. Calling it again
+// does nothing.
 func (a *Active) Recover(ctx context.Context) error {
 	if a == nil || a.done {
 		return nil
 	}
 	a.done = true
-	if err := a.Fault.Recover(ctx, a.env); err != nil {
+	rctx, cancel := context.WithTimeout(ctx, a.env.stepTimeout())
+	defer cancel()
+	if err := a.Fault.Recover(rctx, a.env); err != nil {
 		a.end(joinDetail("recover failed: "+err.Error(), detailOf(a.Fault)))
 		return fmt.Errorf("recover %s on %s: %w", a.Fault.Name(), a.Fault.Target(), err)
 	}

@@ -16,11 +16,11 @@ import (
 func init() {
 	builtin(
 		Entry{Name: "partition", Summary: "disconnect a component from the stack network; recover reconnects it with its aliases", New: newPartition},
-		Entry{Name: "latency", Summary: "delay the data on a link (phones-syncd or syncd-postgres) through the fault proxy", New: toxicMaker("latency")},
-		Entry{Name: "bandwidth", Summary: "limit a link's bandwidth through the fault proxy", New: toxicMaker("bandwidth")},
-		Entry{Name: "connection-reset", Summary: "reset every connection on a link (TCP RST) through the fault proxy", New: toxicMaker("connection-reset")},
-		Entry{Name: "timeout", Summary: "black-hole a link: data stops, connections hang (and close after a timeout when one is set)", New: toxicMaker("timeout")},
-		Entry{Name: "link-down", Summary: "take a link down: connections through the proxy are closed and new ones refused", New: newLinkDown},
+		Entry{Name: "latency", Summary: "delay the data on a link (phones-syncd or syncd-postgres) through the fault proxy", Needs: []Need{NeedsProxy}, New: toxicMaker("latency")},
+		Entry{Name: "bandwidth", Summary: "limit a link's bandwidth through the fault proxy", Needs: []Need{NeedsProxy}, New: toxicMaker("bandwidth")},
+		Entry{Name: "connection-reset", Summary: "reset every connection on a link (TCP RST) through the fault proxy", Needs: []Need{NeedsProxy}, New: toxicMaker("connection-reset")},
+		Entry{Name: "timeout", Summary: "black-hole a link: data stops, connections hang (and close after a timeout when one is set)", Needs: []Need{NeedsProxy}, New: toxicMaker("timeout")},
+		Entry{Name: "link-down", Summary: "take a link down: connections through the proxy are closed and new ones refused", Needs: []Need{NeedsProxy}, New: newLinkDown},
 	)
 }
 

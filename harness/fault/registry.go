@@ -37,12 +37,47 @@ func (s Spec) String() string {
 	return b.String()
 }
 
-// Entry is a registered fault: its name, a one-line summary, and how to build it
-// from a Spec.
+// Entry is a registered fault: its name, a one-line summary, what its
+// environment must offer, and how to build it from a Spec.
 type Entry struct {
 	Name    string
 	Summary string
-	New     func(Spec) (Fault, error)
+	// Needs lists what the environment must offer for the fault to work, so
+	// that a scenario asking for more than its environment serves is refused
+	// before it starts.
+	Needs []Need
+	New   func(Spec) (Fault, error)
+}
+
+// Need is something a fault needs from its environment.
+type Need string
+
+// The needs of the built-in faults.
+const (
+	// NeedsProxy: the fault proxy between phones, syncd and PostgreSQL (Env.Proxy).
+	NeedsProxy Need = "proxy"
+	// NeedsDevices: the workload's phones (Env.Devices).
+	NeedsDevices Need = "devices"
+	// NeedsSizedVolume: a size-limited volume to fill (PostgreSQL's data volume
+	// made with a size).
+	NeedsSizedVolume Need = "sized-volume"
+	// NeedsBackupVolume: a volume of base backups and archived WAL.
+	NeedsBackupVolume Need = "backup-volume"
+)
+
+// Explain says in plain words what a need asks of a scenario.
+func (n Need) Explain() string {
+	switch n {
+	case NeedsProxy:
+		return "the fault proxy between the phones, the sync server and the database (set proxy: true)"
+	case NeedsDevices:
+		return "the phones of a load (put the fault in or after a load step)"
+	case NeedsSizedVolume:
+		return "a size-limited database volume (set data_volume_size)"
+	case NeedsBackupVolume:
+		return "a backup strategy that keeps base backups and WAL on a backup volume (continuous, continuous-async or base-only)"
+	}
+	return string(n)
 }
 
 var (

@@ -16,7 +16,7 @@ import (
 
 func init() {
 	builtin(
-		Entry{Name: "disk-full", Summary: "fill a size-limited volume (default: PostgreSQL's data) until writes fail with ENOSPC; recover frees the space and restarts what stopped", New: newDiskFull},
+		Entry{Name: "disk-full", Summary: "fill a size-limited volume (default: PostgreSQL's data) until writes fail with ENOSPC; recover frees the space and restarts what stopped", Needs: []Need{NeedsSizedVolume}, New: newDiskFull},
 		Entry{Name: "corrupt-file", Summary: "flip bytes in, truncate or delete files of a volume chosen by path pattern and seed, with its users stopped or running", New: newCorruptFile},
 		Entry{Name: "lose-domain", Summary: "destroy every volume of a failure domain (default san-a), removing the containers that use them first", New: newLoseDomain},
 	)

@@ -1,13 +1,16 @@
 package fault
 
 import (
-	"github.com/firedrill/firedrill/harness/seed"
+	"context"
 	"os"
 	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/firedrill/firedrill/harness/seed"
+	"github.com/firedrill/firedrill/harness/stack"
 )
 
 func TestEveryRegisteredFaultHasAKebabNameAndBuilds(t *testing.T) {
@@ -79,11 +82,11 @@ func TestScheduleIsDeterministicFromTheSeed(t *testing.T) {
 		{Spec: Spec{Name: "kill-9", Target: "postgres"}, After: 2 * time.Second, Before: 20 * time.Second, MinHold: 3 * time.Second, MaxHold: 4 * time.Second},
 		{Spec: Spec{Name: "lose-domain"}, After: 30 * time.Second},
 	}
-	a, err := NewSchedule(42, plan)
+	a, err := NewSchedule(42, plan, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := NewSchedule(42, plan)
+	b, err := NewSchedule(42, plan, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +98,7 @@ func TestScheduleIsDeterministicFromTheSeed(t *testing.T) {
 		if ev.At < p.After || (p.Before > p.After && ev.At >= p.Before) {
 			t.Errorf("event %d at %v, outside [%v, %v)", ev.Index, ev.At, p.After, p.Before)
 		}
-		if hold := ev.Until - ev.At; hold < p.MinHold || (p.MaxHold > p.MinHold && hold > p.MaxHold) {
+		if hold := ev.Hold; hold < p.MinHold || (p.MaxHold > p.MinHold && hold > p.MaxHold) {
 			t.Errorf("event %d held %v, outside [%v, %v]", ev.Index, hold, p.MinHold, p.MaxHold)
 		}
 	}
@@ -105,7 +108,7 @@ func TestScheduleIsDeterministicFromTheSeed(t *testing.T) {
 	// Another seed moves the times (over several seeds, at least one differs).
 	moved := false
 	for seed := int64(1); seed < 5 && !moved; seed++ {
-		c, err := NewSchedule(seed, plan)
+		c, err := NewSchedule(seed, plan, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,8 +117,46 @@ func TestScheduleIsDeterministicFromTheSeed(t *testing.T) {
 	if !moved {
 		t.Error("the schedule ignores the seed")
 	}
-	if _, err := NewSchedule(1, []Planned{{Spec: Spec{Name: "kill-9"}}}); err == nil || !strings.Contains(err.Error(), "no target") {
+	if _, err := NewSchedule(1, []Planned{{Spec: Spec{Name: "kill-9"}}}, 0); err == nil || !strings.Contains(err.Error(), "no target") {
 		t.Errorf("NewSchedule with a bad spec: err = %v", err)
+	}
+}
+
+func TestWriteTriggeredFaultsFallInTheirShareOfThePlannedWrites(t *testing.T) {
+	plan := []Planned{
+		{Spec: Spec{Name: "kill-9", Target: "postgres"}, AfterShare: 0.2, BeforeShare: 0.6, MinHold: 2 * time.Second, MaxHold: 5 * time.Second},
+		{Spec: Spec{Name: "kill-9", Target: "syncd"}, AfterShare: 0.2, BeforeShare: 0.6},
+		{Spec: Spec{Name: "lose-domain"}, After: time.Second},
+	}
+	a, err := NewSchedule(7, plan, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := NewSchedule(7, plan, 1000)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("same seed, different schedules:\n%+v\n%+v", a, b)
+	}
+	if a.Events[0].OnWrites || a.Events[0].Index != 2 {
+		t.Errorf("first event = %+v, want the time-triggered lose-domain first", a.Events[0])
+	}
+	for _, ev := range a.Events[1:] {
+		if !ev.OnWrites || ev.Writes < 200 || ev.Writes >= 600 {
+			t.Errorf("event %+v: want write-triggered within [200, 600) of 1000 writes", ev)
+		}
+	}
+	if got := a.Thresholds(); len(got) != 2 || got[0] > got[1] {
+		t.Errorf("thresholds = %v, want two in order", got)
+	}
+	for _, bad := range []Planned{
+		{Spec: Spec{Name: "kill-9", Target: "postgres"}, AfterShare: 0.7, BeforeShare: 0.6},
+		{Spec: Spec{Name: "kill-9", Target: "postgres"}, AfterShare: 0.5, BeforeShare: 1.5},
+	} {
+		if _, err := NewSchedule(1, []Planned{bad}, 10); err == nil || !strings.Contains(err.Error(), "write share") {
+			t.Errorf("NewSchedule(%+v) err = %v, want a write share error", bad, err)
+		}
+	}
+	if _, err := a.Run(context.Background(), &Env{Run: &stack.Run{}}, time.Now(), nil); err == nil || !strings.Contains(err.Error(), "write gate") {
+		t.Errorf("Run without a write gate: err = %v", err)
 	}
 }
 

@@ -431,13 +431,18 @@ func statusText(res dav.WriteResult) string {
 // phone of the user is done (see Fleet.loadUser), so that the phone ends up
 // holding its user's items, including those its user's other phones wrote.
 // Failed syncs are counted and logged, not fatal: the plan goes on.
-func (d *device) run(ctx context.Context, ops []gen.Op) error {
+func (d *device) run(ctx context.Context, ops []gen.Op, g opGate) error {
 	if err := d.setup(ctx, true); err != nil {
 		return err
 	}
 	d.syncLogged(ctx)
-	for _, op := range ops {
-		if err := d.do(ctx, op); err != nil {
+	for j, op := range ops {
+		if err := g.wait(ctx, j); err != nil {
+			return err
+		}
+		err := d.do(ctx, op)
+		g.done(j)
+		if err != nil {
 			return err
 		}
 		if ctx.Err() != nil {

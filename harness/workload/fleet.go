@@ -152,6 +152,17 @@ func (f *Fleet) Load(ctx context.Context) (Summary, error) {
 			r.stats.OK.Load(), r.stats.Failed.Load(), r.stats.Ambiguous.Load(), float64(r.stats.OK.Load())/max(el.Seconds(), 1e-9))
 	})
 
+	// Each user's writes start at its offset in the global write order the
+	// gate counts in; when the load ends, nothing may wait on the gate.
+	offsets := make([]int64, len(accts))
+	if r.cfg.Gate != nil {
+		defer r.cfg.Gate.Close()
+		var n int64
+		for i, a := range accts {
+			offsets[i] = n
+			n += int64(len(r.gen.Plan(a.Username).Ops))
+		}
+	}
 	var (
 		mu       sync.Mutex
 		fatal    error
@@ -165,7 +176,7 @@ func (f *Fleet) Load(ctx context.Context) (Summary, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				err := f.loadUser(ctx, server, accts[i])
+				err := f.loadUser(ctx, server, accts[i], offsets[i])
 				var rerr *RecordError
 				switch {
 				case errors.As(err, &rerr):
@@ -218,9 +229,18 @@ feed:
 }
 
 // loadUser runs one user's phones at once, each through its share of the plan.
-func (f *Fleet) loadUser(ctx context.Context, server string, a accounts.Account) error {
+func (f *Fleet) loadUser(ctx context.Context, server string, a accounts.Account, offset int64) error {
 	r := f.r
 	plan := r.gen.Plan(a.Username)
+	if g := r.cfg.Gate; g != nil {
+		// Whatever happens to this user's phones, none of its writes is pending
+		// on the gate afterwards.
+		defer func() {
+			for i := range plan.Ops {
+				g.Done(offset + int64(i))
+			}
+		}()
+	}
 	phones := f.byUser[a.Username]
 	if len(phones) != plan.Devices {
 		return fmt.Errorf("user %s: the fleet has %d phones, the plan %d", a.Username, len(phones), plan.Devices)
@@ -247,7 +267,7 @@ func (f *Fleet) loadUser(ctx context.Context, server string, a accounts.Account)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[n] = d.run(ctx, plan.DeviceOps(n))
+			errs[n] = d.run(ctx, plan.DeviceOps(n), gated(r.cfg.Gate, offset, plan.DeviceOpIndexes(n)))
 		}()
 	}
 	wg.Wait()

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/harness/accounts"
+	"github.com/firedrill/firedrill/harness/gate"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/workload/gen"
@@ -64,6 +65,11 @@ type Config struct {
 	// Log receives warnings (refused writes, conflicts, read errors), at most a
 	// few of each kind; nil discards them.
 	Log io.Writer
+	// Gate, when set, holds the phones' writes at its thresholds of the global
+	// write order (see package gate): users in the order of Accounts, each
+	// user's plan in order. Every write is marked done on its gate once its
+	// outcome is known, or when its user's phones stop.
+	Gate *gate.Gate
 }
 
 // Stats counts what the devices did.

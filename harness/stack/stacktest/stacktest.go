@@ -10,6 +10,7 @@ package stacktest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firedrill/firedrill/harness/engine"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/jackc/pgx/v5"
 )
@@ -82,12 +84,26 @@ func Run(t testing.TB) *stack.Run {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		r, err := stack.NewRun(ctx)
+		if errors.Is(err, engine.ErrUnreachable) {
+			t.Skipf("stacktest: skipping a test that needs containers: %v", err)
+		}
 		if err != nil {
 			t.Fatalf("stacktest: %v", err)
 		}
 		run = r
 	}
 	return run
+}
+
+// RequireDocker skips the test with a message when no Docker Engine answers,
+// for tests that need containers but make their own stack.Run.
+func RequireDocker(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := engine.Client(ctx); errors.Is(err, engine.ErrUnreachable) {
+		t.Skipf("skipping a test that needs containers: %v", err)
+	}
 }
 
 // Postgres returns a connection string to a fresh, empty database in the binary's

@@ -57,6 +57,18 @@ func (p Plan) DeviceOps(d int) []Op {
 	return ops
 }
 
+// DeviceOpIndexes returns the positions in p.Ops of device d's operations, in
+// the order DeviceOps returns them.
+func (p Plan) DeviceOpIndexes(d int) []int {
+	var idx []int
+	for i, op := range p.Ops {
+		if op.Device == d {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
 type planItem struct {
 	kind    model.Kind
 	index   int

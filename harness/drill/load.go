@@ -1,0 +1,125 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/firedrill/firedrill/harness/accounts"
+	"github.com/firedrill/firedrill/harness/fault"
+	"github.com/firedrill/firedrill/harness/gate"
+	"github.com/firedrill/firedrill/harness/workload"
+	"github.com/firedrill/firedrill/harness/workload/gen"
+	"github.com/firedrill/firedrill/harness/workload/profile"
+)
+
+// Faults injected during a load strike once a seeded share of the planned
+// writes has completed, and are held for a seeded time before recovery.
+const (
+	loadFaultFrom = 0.2
+	loadFaultTo   = 0.6
+	loadHoldMin   = 2 * time.Second
+	loadHoldMax   = 5 * time.Second
+)
+
+// loadPlan is the fault schedule of a load: each fault after a seeded share
+// (20% to 60%) of the planned writes, held for a seeded 2 to 5 seconds.
+func loadPlan(specs []fault.Spec) []fault.Planned {
+	plan := make([]fault.Planned, len(specs))
+	for i, s := range specs {
+		plan[i] = fault.Planned{Spec: s, AfterShare: loadFaultFrom, BeforeShare: loadFaultTo, MinHold: loadHoldMin, MaxHold: loadHoldMax}
+	}
+	return plan
+}
+
+// load runs the workload with the faults of the step on one schedule: each
+// fault strikes at a gate in the phones' write order, so that the same seed
+// gives the same writes before it (see package gate).
+func (d *runner) load(ctx context.Context, specs []fault.Spec) (string, error) {
+	url, err := d.phonesURL(ctx)
+	if err != nil {
+		return "", err
+	}
+	sched, err := fault.NewSchedule(d.opts.Seed, loadPlan(specs), plannedWrites(d.opts.Seed, d.prof, d.phones.accts))
+	if err != nil {
+		return "", err
+	}
+	g := gate.New(sched.Thresholds()...)
+	cfg := workload.Config{Server: url, Accounts: d.phones.accts, Profile: d.prof, Seed: d.opts.Seed, Ledger: d.phones.ledger,
+		Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY, Log: d.opts.Progress, Gate: g}
+	loadAll := func(ctx context.Context) (workload.Summary, error) { return workload.Load(ctx, cfg) }
+	if d.sc.keepsPhones() {
+		// The scenario acts on the phones later: keep their local stores.
+		fleet, err := workload.NewFleet(cfg)
+		if err != nil {
+			return "", err
+		}
+		d.phones.fleet = fleet
+		loadAll = fleet.Load
+	}
+	if len(sched.Events) > 0 {
+		// Faults are saved in the ledger's order of things: everything the
+		// phones learned before the fault reaches the file first.
+		if err := d.phones.ledger.Sync(); err != nil {
+			return "", fmt.Errorf("save ledger: %w", err)
+		}
+	}
+	loadCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	faultsDone := make(chan error, 1)
+	var results []fault.Result
+	go func() {
+		var err error
+		results, err = sched.Run(loadCtx, d.faultEnv(), time.Now(), g)
+		faultsDone <- err
+	}()
+	sum, loadErr := loadAll(ctx)
+	g.Close() // a fault that never came must not hold the schedule
+	faultErr := <-faultsDone
+	if err := errors.Join(loadErr, faultErr); err != nil {
+		return "", err
+	}
+	if err := d.phones.ledger.Sync(); err != nil {
+		return "", fmt.Errorf("save ledger: %w", err)
+	}
+	return loadSummary(sum) + faultSummary(results), nil
+}
+
+// plannedWrites counts the writes the users' plans hold.
+func plannedWrites(seed int64, p *profile.Profile, accts []accounts.Account) int64 {
+	g := gen.New(seed, p)
+	var n int64
+	for _, a := range accts {
+		n += int64(len(g.Plan(a.Username).Ops))
+	}
+	return n
+}
+
+func loadSummary(s workload.Summary) string {
+	line := fmt.Sprintf("%d writes acknowledged, %d refused, %d ambiguous, by %d users in %s (%.0f acked writes/s)",
+		s.OK, s.Failed, s.Ambiguous, s.Users, s.Duration.Round(100*time.Millisecond), s.AckedPerSecond())
+	if len(s.NotCovered) > 0 {
+		var kinds []string
+		for k, why := range s.NotCovered {
+			kinds = append(kinds, k.String()+" ("+why+")")
+		}
+		sort.Strings(kinds)
+		line += "; not covered: " + strings.Join(kinds, ", ")
+	}
+	return line
+}
+
+// faultSummary says when each fault of a load struck.
+func faultSummary(results []fault.Result) string {
+	var out []string
+	for _, r := range results {
+		out = append(out, fmt.Sprintf("%s after %d planned writes, held %s", r.Event.Spec, r.Event.Writes, r.Event.Hold.Round(100*time.Millisecond)))
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "; faults: " + strings.Join(out, "; ")
+}
