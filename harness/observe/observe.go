@@ -27,10 +27,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/firedrill/firedrill/harness/canon"
-	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/accounts"
+	"github.com/firedrill/firedrill/harness/canon"
 	"github.com/firedrill/firedrill/harness/dav"
+	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/progress"
 )
 

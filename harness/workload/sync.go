@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/firedrill/firedrill/harness/canon"
-	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/dav"
+	"github.com/firedrill/firedrill/harness/model"
 )
 
 // multigetBatch is how many objects one multiget asks for.
