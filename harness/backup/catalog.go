@@ -10,6 +10,7 @@ import (
 
 	"github.com/firedrill/firedrill/harness/backup/wal"
 	"github.com/firedrill/firedrill/harness/stack"
+	"github.com/firedrill/firedrill/harness/stack/tools"
 	"github.com/moby/moby/api/types/mount"
 )
 
@@ -177,16 +178,16 @@ func DecodeCatalog(b []byte) (Catalog, error) {
 // that mounts the volume read-only. The result has no Password: pass it to
 // Restore with WithPassword.
 func LoadCatalog(ctx context.Context, run *stack.Run, vol stack.Volume, dir string) (Catalog, error) {
-	tb, err := startToolbox(ctx, run, toolboxSpec{
-		name:   run.Name("catalog-reader-" + fmt.Sprint(nextSeq())),
-		role:   "backup",
-		mounts: []mount.Mount{vol.Mount(artifactMount, true)},
+	tb, err := tools.StartBox(ctx, run, tools.BoxSpec{
+		Name:   run.Name("catalog-reader-" + fmt.Sprint(nextSeq())),
+		Role:   "backup",
+		Mounts: []mount.Mount{vol.Mount(artifactMount, true)},
 	})
 	if err != nil {
 		return Catalog{}, fmt.Errorf("load catalogue: %w", err)
 	}
-	defer tb.terminate(context.WithoutCancel(ctx))
-	out, err := tb.run(ctx, "", nil, `cat "$1"`, path.Join(artifactMount, dir, CatalogFile))
+	defer tb.Terminate(context.WithoutCancel(ctx))
+	out, err := tb.Script(ctx, tools.ExecOptions{}, `cat "$1"`, path.Join(artifactMount, dir, CatalogFile))
 	if err != nil {
 		return Catalog{}, fmt.Errorf("load catalogue from volume %s: %w", vol.Name, err)
 	}

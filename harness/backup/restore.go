@@ -11,6 +11,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/firedrill/firedrill/harness/backup/wal"
 	"github.com/firedrill/firedrill/harness/stack"
+	"github.com/firedrill/firedrill/harness/stack/tools"
 	"github.com/jackc/pgx/v5"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/mount"
@@ -142,19 +143,19 @@ func (rs *restoration) fromBase(ctx context.Context, cands []Entry) error {
 		end("failed")
 		return err
 	}
-	tb, err := startToolbox(ctx, rs.run, toolboxSpec{
-		name: rs.network + "-restore", network: rs.network, alias: "restore", role: "restore",
-		mounts: []mount.Mount{rs.cat.Volume.Mount(artifactMount, true), rs.data.Mount(stack.DataDir, false)},
+	tb, err := tools.StartBox(ctx, rs.run, tools.BoxSpec{
+		Name: rs.network + "-restore", Network: rs.network, Alias: "restore", Role: "restore",
+		Mounts: []mount.Mount{rs.cat.Volume.Mount(artifactMount, true), rs.data.Mount(stack.DataDir, false)},
 	})
 	if err != nil {
 		end("failed")
 		return fmt.Errorf("restore %s: %w", name, err)
 	}
-	defer tb.terminate(context.WithoutCancel(ctx))
+	defer tb.Terminate(context.WithoutCancel(ctx))
 	end(fmt.Sprintf("network %s, volume %s (%s)", rs.network, rs.data.Name, rs.data.Domain))
 
 	end = rs.r.Begin(PhaseVerifyBackup)
-	chk := checker{ctr: tb.ctr, root: artifactMount, cat: rs.cat}
+	chk := checker{ctr: tb.Container, root: artifactMount, cat: rs.cat}
 	var pl plan
 	chosen, err := rs.firstGood(ctx, cands, end, "backup", func(e Entry) error {
 		scan, err := chk.verifyBase(ctx, e)
@@ -175,11 +176,11 @@ func (rs *restoration) fromBase(ctx context.Context, cands []Entry) error {
 
 	end = rs.r.Begin(PhaseCopy)
 	archiveRecovery := rs.cat.WAL != nil && !chosen.WALIncluded
-	if _, err := tb.run(ctx, "", nil, copyScript, path.Join(artifactMount, chosen.Path), stack.PGData, yesNo(archiveRecovery)); err != nil {
+	if _, err := tb.Script(ctx, tools.ExecOptions{}, copyScript, path.Join(artifactMount, chosen.Path), stack.PGData, yesNo(archiveRecovery)); err != nil {
 		end("failed")
 		return fmt.Errorf("restore %s: copy backup %s: %w", name, chosen.ID, err)
 	}
-	if err := tb.terminate(ctx); err != nil {
+	if err := tb.Terminate(ctx); err != nil {
 		end("failed")
 		return fmt.Errorf("restore %s: %w", name, err)
 	}
@@ -334,7 +335,7 @@ func (rs *restoration) fromDump(ctx context.Context, cands []Entry) error {
 	end(chosen.ID + " good")
 
 	end = rs.r.Begin(PhaseCopy)
-	if _, err := runIn(ctx, pg.Container, "postgres", nil, `pg_restore --dbname="$1" --exit-on-error --single-transaction "$2"`,
+	if _, err := tools.Script(ctx, pg.Container, tools.ExecOptions{User: "postgres"}, `pg_restore --dbname="$1" --exit-on-error --single-transaction "$2"`,
 		rs.cat.Database, path.Join(artifactMount, chosen.Path)); err != nil {
 		end("failed")
 		return fmt.Errorf("restore %s: pg_restore %s: %w", name, chosen.ID, err)
@@ -356,5 +357,5 @@ func logTail(ctx context.Context, run *stack.Run, idOrName string, n int) string
 	if _, err := stdcopy.StdCopy(&buf, &buf, rc); err != nil {
 		return "(log unreadable: " + err.Error() + ")"
 	}
-	return tail(buf.String(), n)
+	return tools.Tail(buf.String(), n)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/firedrill/firedrill/harness/backup/wal"
 	"github.com/firedrill/firedrill/harness/stack"
+	"github.com/firedrill/firedrill/harness/stack/tools"
 	"github.com/firedrill/firedrill/harness/timeline"
 	"github.com/jackc/pgx/v5"
 	"github.com/testcontainers/testcontainers-go"
@@ -37,7 +38,7 @@ type Session struct {
 	pg       *stack.Postgres
 	opts     options
 
-	agent    *toolbox                        // base-backup strategies: the backup agent
+	agent    *tools.Box                      // base-backup strategies: the backup agent
 	receiver *testcontainers.DockerContainer // WAL strategies: pg_receivewal
 
 	backupMu sync.Mutex // one backup at a time
@@ -62,7 +63,7 @@ func (ss *Session) artifactCtr() *testcontainers.DockerContainer {
 	if ss.strategy.SameVolume {
 		return ss.pg.Container
 	}
-	return ss.agent.ctr
+	return ss.agent.Container
 }
 
 // path returns where rel (relative to the backup volume's root) is inside the
@@ -84,7 +85,7 @@ func (ss *Session) saveCatalog(ctx context.Context) error {
 		return err
 	}
 	user := "postgres"
-	if err := writeFileIn(ctx, ss.artifactCtr(), user, ss.path(path.Join(ss.cat.Dir, CatalogFile)), b); err != nil {
+	if err := tools.WriteFile(ctx, ss.artifactCtr(), user, ss.path(path.Join(ss.cat.Dir, CatalogFile)), b); err != nil {
 		return fmt.Errorf("save catalogue: %w", err)
 	}
 	return nil
@@ -157,7 +158,7 @@ func (ss *Session) baseBackup(ctx context.Context, n int) (Entry, error) {
 		walMethod = "none"
 	}
 	e.WALIncluded = walMethod == "stream"
-	out, err := ss.agent.run(ctx, "postgres", ss.replEnv(), baseBackupScript,
+	out, err := ss.agent.Script(ctx, tools.ExecOptions{User: "postgres", Env: ss.replEnv()}, baseBackupScript,
 		ss.path(baseDir), e.ID, ss.replConnString("firedrill_basebackup"), walMethod)
 	if err != nil {
 		return Entry{}, fmt.Errorf("pg_basebackup: %w", err)
@@ -186,7 +187,7 @@ func parseBaseBackupReport(out string, e *Entry) error {
 	e.Size = size
 	m := manifestRange.FindStringSubmatch(rest)
 	if m == nil {
-		return fmt.Errorf("read backup manifest: no WAL range in %q", tail(rest, 3))
+		return fmt.Errorf("read backup manifest: no WAL range in %q", tools.Tail(rest, 3))
 	}
 	tli, _ := strconv.ParseUint(m[1], 10, 32)
 	e.Timeline = uint32(tli)
@@ -225,7 +226,7 @@ func (ss *Session) dump(ctx context.Context, n int) (Entry, error) {
 	start := time.Now().UTC()
 	e := Entry{ID: fmt.Sprintf("dump-%03d-%s", n, start.Format("20060102T150405Z")), Method: MethodDump, Start: start}
 	e.Path = path.Join(dumpDir, e.ID+".dump")
-	out, err := runIn(ctx, ss.pg.Container, "postgres", nil, dumpScript, ss.path(dumpDir), e.ID, ss.pg.Database)
+	out, err := tools.Script(ctx, ss.pg.Container, tools.ExecOptions{User: "postgres"}, dumpScript, ss.path(dumpDir), e.ID, ss.pg.Database)
 	if err != nil {
 		return Entry{}, fmt.Errorf("pg_dump: %w", err)
 	}
@@ -391,7 +392,7 @@ func (ss *Session) Stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("remove pg_receivewal container: %w", err))
 		}
 	}
-	if err := ss.agent.terminate(ctx); err != nil {
+	if err := ss.agent.Terminate(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/firedrill/firedrill/harness/backup/wal"
 	"github.com/firedrill/firedrill/harness/images"
 	"github.com/firedrill/firedrill/harness/stack"
+	"github.com/firedrill/firedrill/harness/stack/tools"
 	"github.com/jackc/pgx/v5"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
@@ -57,7 +58,7 @@ func (s Strategy) Setup(ctx context.Context, run *stack.Run, pg *stack.Postgres,
 func (ss *Session) setupSameVolume(ctx context.Context) error {
 	ss.cat.Volume = ss.pg.Data
 	ss.cat.Dir = dumpDir
-	if _, err := runIn(ctx, ss.pg.Container, "postgres", nil, `mkdir -p "$1"`, ss.path(dumpDir)); err != nil {
+	if _, err := tools.Script(ctx, ss.pg.Container, tools.ExecOptions{User: "postgres"}, `mkdir -p "$1"`, ss.path(dumpDir)); err != nil {
 		return fmt.Errorf("make dump directory on the data volume: %w", err)
 	}
 	return nil
@@ -75,14 +76,14 @@ func (ss *Session) setupAgent(ctx context.Context) error {
 		return err
 	}
 	ss.cat.Volume = vol
-	ss.agent, err = startToolbox(ctx, ss.run, toolboxSpec{
-		name: ss.pg.Network + "-" + s.Name + "-agent", network: ss.pg.Network, alias: s.Name + "-agent",
-		role: "backup", mounts: []mount.Mount{vol.Mount(artifactMount, false)},
+	ss.agent, err = tools.StartBox(ctx, ss.run, tools.BoxSpec{
+		Name: ss.pg.Network + "-" + s.Name + "-agent", Network: ss.pg.Network, Alias: s.Name + "-agent",
+		Role: "backup", Mounts: []mount.Mount{vol.Mount(artifactMount, false)},
 	})
 	if err != nil {
 		return err
 	}
-	if _, err := ss.agent.run(ctx, "", nil, `install -d -o postgres -g postgres -m 0700 "$1" "$1/base" "$1/wal"`, artifactMount); err != nil {
+	if _, err := ss.agent.Script(ctx, tools.ExecOptions{}, `install -d -o postgres -g postgres -m 0700 "$1" "$1/base" "$1/wal"`, artifactMount); err != nil {
 		return fmt.Errorf("prepare backup volume: %w", err)
 	}
 	if !s.WAL {
@@ -90,7 +91,7 @@ func (ss *Session) setupAgent(ctx context.Context) error {
 	}
 	slot := "firedrill_" + strings.ReplaceAll(s.Name, "-", "_")
 	ss.cat.WAL = &WALArchive{Path: walDir, Slot: slot, ApplicationName: slot, Synchronous: s.Synchronous}
-	if _, err := ss.agent.run(ctx, "postgres", ss.replEnv(), `pg_receivewal --create-slot --if-not-exists --slot="$1" --dbname="$2" --no-password`,
+	if _, err := ss.agent.Script(ctx, tools.ExecOptions{User: "postgres", Env: ss.replEnv()}, `pg_receivewal --create-slot --if-not-exists --slot="$1" --dbname="$2" --no-password`,
 		slot, ss.replConnString(slot)); err != nil {
 		return fmt.Errorf("create replication slot %s: %w", slot, err)
 	}

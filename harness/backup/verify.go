@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/firedrill/firedrill/harness/backup/wal"
+	"github.com/firedrill/firedrill/harness/stack/tools"
 	"github.com/testcontainers/testcontainers-go"
 )
 
@@ -54,17 +55,17 @@ cat "$view.err" >&2
 // scan (nil without an archive) tells a restore which targets it can reach.
 func (c checker) verifyBase(ctx context.Context, e Entry) (*wal.Scan, error) {
 	if e.WALIncluded || c.cat.WAL == nil {
-		res, err := execIn(ctx, c.ctr, "postgres", nil, verifyBaseScript, c.path(e.Path), "", "", "")
+		res, err := tools.Exec(ctx, c.ctr, tools.ExecOptions{User: "postgres"}, verifyBaseScript, c.path(e.Path), "", "", "")
 		if err != nil {
 			return nil, err
 		}
-		if res.Code != 0 {
-			return nil, fmt.Errorf("pg_verifybackup: %s", tail(strings.ReplaceAll(res.Stderr, "pg_verifybackup: error: ", ""), 4))
+		if res.ExitCode != 0 {
+			return nil, fmt.Errorf("pg_verifybackup: %s", tools.Tail(strings.ReplaceAll(res.Stderr, "pg_verifybackup: error: ", ""), 4))
 		}
 		return nil, nil
 	}
 	archive := c.path(c.cat.WAL.Path)
-	ls, err := runIn(ctx, c.ctr, "postgres", nil, `ls -1 "$1"`, archive)
+	ls, err := tools.Script(ctx, c.ctr, tools.ExecOptions{User: "postgres"}, `ls -1 "$1"`, archive)
 	if err != nil {
 		return nil, fmt.Errorf("list WAL archive: %w", err)
 	}
@@ -76,16 +77,16 @@ func (c checker) verifyBase(ctx context.Context, e Entry) (*wal.Scan, error) {
 	for _, f := range view.Files {
 		args = append(args, f.Source+":"+f.Name)
 	}
-	res, err := execIn(ctx, c.ctr, "postgres", []string{"WALDUMP_FILTER=" + wal.WaldumpFilter}, verifyBaseScript, args...)
+	res, err := tools.Exec(ctx, c.ctr, tools.ExecOptions{User: "postgres", Env: []string{"WALDUMP_FILTER=" + wal.WaldumpFilter}}, verifyBaseScript, args...)
 	if err != nil {
 		return nil, err
 	}
-	switch res.Code {
+	switch res.ExitCode {
 	case 0:
 	case exitVerifyBackup:
-		return nil, fmt.Errorf("pg_verifybackup: %s", tail(strings.ReplaceAll(res.Stderr, "pg_verifybackup: error: ", ""), 4))
+		return nil, fmt.Errorf("pg_verifybackup: %s", tools.Tail(strings.ReplaceAll(res.Stderr, "pg_verifybackup: error: ", ""), 4))
 	default:
-		return nil, fmt.Errorf("verify backup %s: exit status %d: %s", e.ID, res.Code, tail(res.Stderr, 4))
+		return nil, fmt.Errorf("verify backup %s: exit status %d: %s", e.ID, res.ExitCode, tools.Tail(res.Stderr, 4))
 	}
 	scan, err := wal.ParseScan(res.Stdout, res.Stderr, e.StartLSN, view)
 	if err != nil {
@@ -100,7 +101,7 @@ func (c checker) verifyBase(ctx context.Context, e Entry) (*wal.Scan, error) {
 // verifyDump checks a dump file against the checksum taken when it was written
 // and that pg_restore can read its table of contents.
 func (c checker) verifyDump(ctx context.Context, e Entry) error {
-	res, err := execIn(ctx, c.ctr, "postgres", nil, `
+	res, err := tools.Exec(ctx, c.ctr, tools.ExecOptions{User: "postgres"}, `
 f=$1; want=$2
 [ -f "$f" ] || { echo "dump file $f is missing" >&2; exit 3; }
 got=$(sha256sum "$f" | cut -d' ' -f1)
@@ -110,8 +111,8 @@ pg_restore --list "$f" >/dev/null
 	if err != nil {
 		return err
 	}
-	if res.Code != 0 {
-		return fmt.Errorf("verify dump: %s", tail(res.Stderr, 4))
+	if res.ExitCode != 0 {
+		return fmt.Errorf("verify dump: %s", tools.Tail(res.Stderr, 4))
 	}
 	return nil
 }

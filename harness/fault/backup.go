@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/firedrill/firedrill/harness/fault/internal/helper"
 	"github.com/firedrill/firedrill/harness/seed"
 	"github.com/firedrill/firedrill/harness/stack"
+	"github.com/firedrill/firedrill/harness/stack/tools"
 	"github.com/moby/moby/api/types/mount"
 )
 
@@ -197,7 +197,7 @@ func walInUse(ctx context.Context, env *Env, vol stack.Volume, segs []fileInfo) 
 	for _, s := range segs {
 		args = append(args, s.Path)
 	}
-	out, err := helper.Bash(ctx, env.Run, []mount.Mount{vol.Mount(volumeRoot, true)}, `
+	out, err := tools.Bash(ctx, env.Run, []mount.Mount{vol.Mount(volumeRoot, true)}, `
 cd "$1"; shift
 for f in "$@"; do
 	b=$(basename -- "$f")

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/harness/fault"
-	"github.com/firedrill/firedrill/harness/fault/internal/helper"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/stack/stacktest"
+	"github.com/firedrill/firedrill/harness/stack/tools"
 	"github.com/moby/moby/api/types/mount"
 )
 
@@ -38,7 +38,7 @@ func TestBackupFaultsAreFoundByPostgreSQLsOwnTools(t *testing.T) {
 	pg := env.Stack.Postgres
 	basebackup := func(name string) {
 		t.Helper()
-		res, err := helper.Run(ctx, run, helper.Spec{
+		res, err := tools.OneShot(ctx, run, tools.Spec{
 			Cmd: []string{"setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "pg_basebackup", "-h", pg.Alias, "-U", pg.ReplicationUser,
 				"-D", "/backup/base/" + name, "-Fp", "-X", "none", "--checkpoint=fast", "--manifest-checksums=SHA256", "--no-password"},
 			Env: []string{"PGPASSWORD=" + pg.Password}, Mounts: bmount, Network: pg.Network,

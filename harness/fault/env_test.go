@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/harness/fault"
-	"github.com/firedrill/firedrill/harness/fault/internal/helper"
 	"github.com/firedrill/firedrill/harness/fault/proxy"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/stack/stacktest"
+	"github.com/firedrill/firedrill/harness/stack/tools"
 	"github.com/firedrill/firedrill/harness/timeline"
 	"github.com/jackc/pgx/v5"
 	"github.com/moby/moby/api/types/mount"
@@ -185,7 +185,7 @@ func bash(t *testing.T, env *fault.Env, mounts []mount.Mount, script string, arg
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	return helper.Bash(ctx, env.Run, mounts, script, args...)
+	return tools.Bash(ctx, env.Run, mounts, script, args...)
 }
 
 // pgChecksums runs pg_checksums --check on the (stopped) cluster of a data volume.

@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/firedrill/firedrill/harness/fault/internal/helper"
 	"github.com/firedrill/firedrill/harness/stack"
+	"github.com/firedrill/firedrill/harness/stack/tools"
 	"github.com/moby/moby/api/types/mount"
 )
 
@@ -26,7 +26,7 @@ type fileInfo struct {
 
 // listFiles lists the regular files in a volume, in path order.
 func listFiles(ctx context.Context, env *Env, vol stack.Volume) ([]fileInfo, error) {
-	out, err := helper.Bash(ctx, env.Run, []mount.Mount{vol.Mount(volumeRoot, true)},
+	out, err := tools.Bash(ctx, env.Run, []mount.Mount{vol.Mount(volumeRoot, true)},
 		`cd "$1" && find . -type f -printf '%s %T@ %P\0'`, volumeRoot)
 	if err != nil {
 		return nil, fmt.Errorf("list files in volume %s: %w", vol.Name, err)
@@ -161,7 +161,7 @@ func applyFileOps(ctx context.Context, env *Env, vol stack.Volume, ops []fileOp)
 	for _, o := range ops {
 		args = append(args, o.Op, o.Path, strconv.FormatInt(o.Offset, 10), strconv.Itoa(int(o.Mask)))
 	}
-	if _, err := helper.Bash(ctx, env.Run, []mount.Mount{vol.Mount(volumeRoot, false)}, fileOpsScript, args...); err != nil {
+	if _, err := tools.Bash(ctx, env.Run, []mount.Mount{vol.Mount(volumeRoot, false)}, fileOpsScript, args...); err != nil {
 		return fmt.Errorf("change files in volume %s: %w", vol.Name, err)
 	}
 	return nil

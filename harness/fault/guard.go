@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/firedrill/firedrill/harness/stack"
@@ -16,36 +15,11 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// stackMu guards the stack's component fields, which a storage migration
-// replaces when it switches the database while other faults may read them.
-var stackMu sync.RWMutex
-
 // postgres returns the stack's PostgreSQL, or nil.
-func (e *Env) postgres() *stack.Postgres {
-	stackMu.RLock()
-	defer stackMu.RUnlock()
-	if e.Stack == nil {
-		return nil
-	}
-	return e.Stack.Postgres
-}
+func (e *Env) postgres() *stack.Postgres { return e.Stack.CurrentPostgres() }
 
 // syncd returns the stack's syncd, or nil.
-func (e *Env) syncd() *stack.Syncd {
-	stackMu.RLock()
-	defer stackMu.RUnlock()
-	if e.Stack == nil {
-		return nil
-	}
-	return e.Stack.Syncd
-}
-
-// setPostgres replaces the stack's PostgreSQL after a switch.
-func (e *Env) setPostgres(p *stack.Postgres) {
-	stackMu.Lock()
-	defer stackMu.Unlock()
-	e.Stack.Postgres = p
-}
+func (e *Env) syncd() *stack.Syncd { return e.Stack.CurrentSyncd() }
 
 // componentID returns the container id of a named component of the stack, or
 // false when target is not a component name.

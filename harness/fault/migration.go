@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/firedrill/firedrill/harness/fault/internal/helper"
 	"github.com/firedrill/firedrill/harness/seed"
 	"github.com/firedrill/firedrill/harness/stack"
+	"github.com/firedrill/firedrill/harness/stack/tools"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
 )
@@ -214,7 +214,7 @@ func (f *Migration) Inject(ctx context.Context, env *Env) error {
 	}
 	if f.has(BotchWipeSourceEarly) {
 		if err := f.step("wipe the source", func() error {
-			_, err := helper.Bash(ctx, env.Run, mounts, `find "$1" -mindepth 1 -delete`, MigrationSource)
+			_, err := tools.Bash(ctx, env.Run, mounts, `find "$1" -mindepth 1 -delete`, MigrationSource)
 			return err
 		}); err != nil {
 			return fmt.Errorf("wipe %s: %w", src.Name, err)
@@ -242,7 +242,7 @@ func (f *Migration) Inject(ctx context.Context, env *Env) error {
 	// 4. Switch, roll back, or leave the database down.
 	switch {
 	case !f.Verify || f.outcome.Verified:
-		err := f.step("switch the database to the copy", func() error { return switchDatabase(ctx, env, old.ID, tgt) })
+		err := f.step("switch the database to the copy", func() error { return switchDatabase(ctx, env, tgt) })
 		if err != nil {
 			f.outcome.Problems = append(f.outcome.Problems, "PostgreSQL did not start on the copy: "+err.Error())
 			f.outcome.Down = true
@@ -301,7 +301,7 @@ func copyVolume(ctx context.Context, env *Env, mounts []mount.Mount, exclude []s
 		args = append(args, "--exclude=/"+e)
 	}
 	args = append(args, MigrationSource+"/", MigrationTarget+"/")
-	res, err := helper.Run(ctx, env.Run, helper.Spec{Cmd: args, Mounts: mounts})
+	res, err := tools.OneShot(ctx, env.Run, tools.Spec{Cmd: args, Mounts: mounts})
 	if err != nil {
 		return err
 	}
@@ -351,7 +351,7 @@ func (f *Migration) damageCopy(ctx context.Context, env *Env, r *rand.Rand, tgt 
 // runCommand runs the user's own migration command with the volumes mounted.
 func (f *Migration) runCommand(ctx context.Context, env *Env, mounts []mount.Mount) error {
 	pg := env.postgres()
-	spec := helper.Spec{
+	spec := tools.Spec{
 		Image:  f.Image,
 		Cmd:    f.Command,
 		Mounts: mounts,
@@ -365,7 +365,7 @@ func (f *Migration) runCommand(ctx context.Context, env *Env, mounts []mount.Mou
 		spec.Env = append(spec.Env, "PGHOST="+pg.Alias, "PGPORT=5432", "PGUSER="+pg.User, "PGPASSWORD="+pg.Password,
 			"PGDATABASE="+pg.Database, "PGREPLUSER="+pg.ReplicationUser)
 	}
-	res, err := helper.Run(ctx, env.Run, spec)
+	res, err := tools.OneShot(ctx, env.Run, spec)
 	if err != nil {
 		return err
 	}
@@ -413,7 +413,7 @@ func (f *Migration) verify(ctx context.Context, env *Env, mounts []mount.Mount, 
 	if compare {
 		mode = "compare"
 	}
-	out, err := helper.Bash(ctx, env.Run, mounts, verifyScript, MigrationSource, MigrationTarget, mode, pgSubdir, reportMarker)
+	out, err := tools.Bash(ctx, env.Run, mounts, verifyScript, MigrationSource, MigrationTarget, mode, pgSubdir, reportMarker)
 	if err != nil {
 		return nil, err
 	}
@@ -488,49 +488,17 @@ func compareManifests(out string) []string {
 	return problems
 }
 
-// switchDatabase replaces the stopped PostgreSQL container with one on the new
-// data volume: same network, alias, credentials, settings and other mounts.
-func switchDatabase(ctx context.Context, env *Env, oldID string, data stack.Volume) error {
-	old, err := env.container(ctx, oldID)
-	if err != nil {
-		return err
-	}
-	pg := env.postgres()
-	opts := []stack.PostgresOption{
-		stack.WithDataVolume(data),
-		stack.WithPostgresAlias(pg.Alias),
-		stack.WithCredentials(pg.Password, pg.Database),
-	}
-	if old.Config != nil {
-		settings := map[string]string{}
-		args := old.Config.Cmd
-		for i := 0; i+1 < len(args); i++ {
-			if args[i] == "-c" {
-				if k, v, ok := strings.Cut(args[i+1], "="); ok {
-					settings[k] = v
-				}
-				i++
-			}
-		}
-		if len(settings) > 0 {
-			opts = append(opts, stack.WithSettings(settings))
-		}
-	}
-	if old.HostConfig != nil {
-		for _, m := range old.HostConfig.Mounts {
-			if m.Target != stack.DataDir {
-				opts = append(opts, stack.WithExtraMount(m))
-			}
-		}
-	}
-	if _, err := env.Run.Docker.ContainerRemove(ctx, oldID, client.ContainerRemoveOptions{Force: true}); err != nil {
-		return fmt.Errorf("remove the old postgres container: %w", err)
-	}
-	np, err := stack.RunPostgres(ctx, env.Run, pg.Network, opts...)
+// switchDatabase replaces the stopped PostgreSQL with one on the new data
+// volume: the stack's PostgreSQL keeps its own settings (Postgres.MoveTo).
+func switchDatabase(ctx context.Context, env *Env, data stack.Volume) error {
+	np, err := env.postgres().MoveTo(ctx, data)
 	if np != nil && np.Container != nil {
-		env.setPostgres(np)
+		env.Stack.SetPostgres(np)
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("switch the database to volume %s: %w", data.Name, err)
+	}
+	return nil
 }
 
 // Recover implements Fault: a migration is not undone.

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/harness/fault"
-	"github.com/firedrill/firedrill/harness/fault/internal/helper"
+	"github.com/firedrill/firedrill/harness/stack/tools"
 	"github.com/moby/moby/client"
 )
 
@@ -56,10 +56,10 @@ func TestProcessFaultsStopServiceAndRecoverBringsItBack(t *testing.T) {
 // alias until Recover reconnects it under the same alias.
 func TestPartitionCutsTheComponentOffItsNetwork(t *testing.T) {
 	env := sharedEnv(t)
-	probe := func() (helper.Result, error) {
+	probe := func() (tools.Result, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		return helper.Run(ctx, env.Run, helper.Spec{
+		return tools.OneShot(ctx, env.Run, tools.Spec{
 			Cmd:     []string{"pg_isready", "-h", env.Stack.Postgres.Alias, "-p", "5432", "-t", "3"},
 			Network: env.Stack.Network,
 		})

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/firedrill/firedrill/harness/fault/internal/helper"
 	"github.com/firedrill/firedrill/harness/seed"
 	"github.com/firedrill/firedrill/harness/stack"
+	"github.com/firedrill/firedrill/harness/stack/tools"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
 )
@@ -79,7 +79,7 @@ func (f *DiskFull) Inject(ctx context.Context, env *Env) error {
 			f.running = append(f.running, u.id)
 		}
 	}
-	out, err := helper.Bash(ctx, env.Run, []mount.Mount{vol.Mount(volumeRoot, false)}, `
+	out, err := tools.Bash(ctx, env.Run, []mount.Mount{vol.Mount(volumeRoot, false)}, `
 cd "$1"
 before=$(stat -f -c '%a %S' .)
 # Fill in big blocks, then small ones for the rest; dd stops at ENOSPC.
@@ -107,7 +107,7 @@ func (f *DiskFull) Recover(ctx context.Context, env *Env) error {
 	if f.vol.Name == "" {
 		return nil
 	}
-	if _, err := helper.Bash(ctx, env.Run, []mount.Mount{f.vol.Mount(volumeRoot, false)},
+	if _, err := tools.Bash(ctx, env.Run, []mount.Mount{f.vol.Mount(volumeRoot, false)},
 		`cd "$1" && rm -f -- "$2" "$2.tail" && sync`, volumeRoot, fillName); err != nil {
 		return fmt.Errorf("free volume %s: %w", f.vol.Name, err)
 	}
@@ -156,7 +156,7 @@ func (env *Env) usersOf(ctx context.Context, volume string) ([]volumeUser, error
 			return nil, fmt.Errorf("volume %s is used by container %s, which is %w %s: refusing to act on it", volume, name, ErrNotOwned, env.Run.ID)
 		}
 		role := c.Labels[stack.LabelRole]
-		if role == stack.RoleKeeper || role == helper.Role {
+		if role == stack.RoleKeeper || role == tools.RoleOneShot {
 			continue
 		}
 		out = append(out, volumeUser{id: c.ID, name: name, role: role, running: c.State == "running" || c.State == "paused"})

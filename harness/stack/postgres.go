@@ -3,8 +3,10 @@ package stack
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"time"
 
@@ -37,6 +39,9 @@ type Postgres struct {
 	Database  string
 	// ReplicationUser may stream WAL and take base backups (password: Password).
 	ReplicationUser string
+
+	run *Run
+	cfg postgresConfig // how it was started, to start it again elsewhere (MoveTo)
 }
 
 // PostgresOption configures RunPostgres.
@@ -111,7 +116,8 @@ func RunPostgres(ctx context.Context, run *Run, networkName string, opts ...Post
 	} else if data, err = run.CreateVolume(ctx, networkSuffix(run, networkName)+cfg.alias+"-data", DomainSANA); err != nil {
 		return nil, err
 	}
-	p := &Postgres{Network: networkName, Alias: cfg.alias, Data: data, User: "postgres", Password: cfg.password, Database: cfg.database, ReplicationUser: "replicator"}
+	p := &Postgres{Network: networkName, Alias: cfg.alias, Data: data, User: "postgres", Password: cfg.password, Database: cfg.database, ReplicationUser: "replicator",
+		run: run, cfg: cfg}
 	args := []string{"postgres"}
 	keys := make([]string, 0, len(cfg.settings))
 	for k := range cfg.settings {
@@ -148,6 +154,26 @@ func RunPostgres(ctx context.Context, run *Run, networkName string, opts ...Post
 		return nil, fmt.Errorf("start postgres %s: %w", cfg.alias, err)
 	}
 	return p, nil
+}
+
+// MoveTo replaces the (stopped) server with one that runs on the data volume
+// data: the same network, alias, credentials, settings and other mounts, as
+// after a storage migration. The old container is removed first; the new
+// server is returned once it answers a query.
+func (p *Postgres) MoveTo(ctx context.Context, data Volume) (*Postgres, error) {
+	if p.run == nil {
+		return nil, fmt.Errorf("move postgres %s: it was not started by RunPostgres", p.Alias)
+	}
+	if p.Container != nil {
+		if err := p.Container.Terminate(ctx); err != nil {
+			return nil, fmt.Errorf("move postgres %s: remove the old container: %w", p.Alias, err)
+		}
+	}
+	cfg := p.cfg
+	cfg.data = &data
+	cfg.mounts = slices.Clone(p.cfg.mounts)
+	cfg.settings = maps.Clone(p.cfg.settings)
+	return RunPostgres(ctx, p.run, p.Network, func(c *postgresConfig) { *c = cfg })
 }
 
 func (p *Postgres) dsn(host, port string) string { return p.dsnAt(net.JoinHostPort(host, port)) }

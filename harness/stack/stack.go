@@ -6,18 +6,52 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
 // Stack is the reference system under test: PostgreSQL with its data in san-a and
 // syncd in front of it, on a private network of their own.
 type Stack struct {
-	Run      *Run
-	Network  string
+	Run     *Run
+	Network string
+	// Postgres and Syncd are the stack's components. A storage migration
+	// replaces Postgres while other faults may read it: code that runs beside
+	// faults reads it with CurrentPostgres, and replaces it with SetPostgres.
 	Postgres *Postgres
 	Syncd    *Syncd
 	// StartupTime is how long Start took, from creating the network to syncd healthy.
 	StartupTime time.Duration
+
+	mu sync.RWMutex // guards Postgres and Syncd against a concurrent switch
+}
+
+// CurrentPostgres returns the stack's PostgreSQL now; nil on a nil stack.
+func (s *Stack) CurrentPostgres() *Postgres {
+	if s == nil {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.Postgres
+}
+
+// CurrentSyncd returns the stack's syncd now; nil on a nil stack.
+func (s *Stack) CurrentSyncd() *Syncd {
+	if s == nil {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.Syncd
+}
+
+// SetPostgres replaces the stack's PostgreSQL, e.g. after a storage migration
+// moved it to another volume (Postgres.MoveTo).
+func (s *Stack) SetPostgres(p *Postgres) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Postgres = p
 }
 
 // Option configures Start.
