@@ -12,7 +12,6 @@ import (
 	"github.com/firedrill/firedrill/harness/backup"
 	"github.com/firedrill/firedrill/harness/dav"
 	"github.com/firedrill/firedrill/harness/fault"
-	"github.com/firedrill/firedrill/harness/fault/proxy"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/report"
 	"github.com/firedrill/firedrill/harness/stack"
@@ -69,7 +68,7 @@ type system struct {
 	run     *stack.Run
 	primary *stack.Stack
 	current *stack.Stack // the stack users are served from now
-	proxy   *proxy.Proxy
+	proxy   *stack.Proxy
 }
 
 // phones is the users, their phones and the ledger of what they wrote.
@@ -229,7 +228,7 @@ func (d *runner) provision(ctx context.Context) error {
 		opts = append(opts, stack.WithPostgres(stack.WithDataVolume(vol)))
 	}
 	if d.sc.Proxy {
-		opts = append(opts, proxy.Interpose(&d.sys.proxy))
+		opts = append(opts, stack.WithProxy())
 	}
 	if d.sys.primary, err = stack.Start(ctx, d.sys.run, opts...); err != nil {
 		return err
@@ -264,8 +263,8 @@ func (d *runner) provisionAccounts(ctx context.Context, s *stack.Stack) error {
 // primary runs behind one, so that links can be cut and ports stay put across
 // restarts of syncd.
 func (d *runner) phonesURL(ctx context.Context) (string, error) {
-	if d.sys.proxy != nil && d.sys.current == d.sys.primary {
-		return d.sys.proxy.SyncdURL(ctx)
+	if px := d.sys.primary.Proxy; px != nil && d.sys.current == d.sys.primary {
+		return px.SyncdURL(ctx)
 	}
 	return d.sys.current.URL(ctx)
 }
@@ -273,7 +272,7 @@ func (d *runner) phonesURL(ctx context.Context) (string, error) {
 // faultEnv is what faults act in: the run's objects, the primary, its proxy,
 // the phones once there are any, the timeline and the narrator.
 func (d *runner) faultEnv() *fault.Env {
-	env := &fault.Env{Run: d.sys.run, Stack: d.sys.primary, Proxy: d.sys.proxy, Timeline: d.tl, Seed: d.opts.Seed, Say: d.say.Say}
+	env := &fault.Env{Run: d.sys.run, Stack: d.sys.primary, Timeline: d.tl, Seed: d.opts.Seed, Say: d.say.Say}
 	if d.phones.fleet != nil {
 		env.Devices = fleetdev.Of(d.phones.fleet)
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/harness/fault"
-	"github.com/firedrill/firedrill/harness/fault/proxy"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/jackc/pgx/v5"
 	"github.com/moby/moby/api/pkg/stdcopy"
@@ -26,7 +25,7 @@ import (
 func TestFaultsComposeOnASchedule(t *testing.T) {
 	env := sharedEnv(t)
 	sched, err := fault.NewSchedule(testSeed, []fault.Planned{
-		{Spec: fault.Spec{Name: "latency", Target: proxy.LinkSyncdPostgres, Params: map[string]string{"latency": "300ms"}}, MinHold: 9 * time.Second},
+		{Spec: fault.Spec{Name: "latency", Target: stack.LinkSyncdPostgres, Params: map[string]string{"latency": "300ms"}}, MinHold: 9 * time.Second},
 		{Spec: fault.Spec{Name: "kill-9", Target: fault.Postgres}, After: time.Second, Before: 2 * time.Second, MinHold: 3 * time.Second},
 	}, 0)
 	if err != nil {
@@ -45,7 +44,7 @@ func TestFaultsComposeOnASchedule(t *testing.T) {
 
 	both := false
 	for !both && time.Since(start) < 8*time.Second {
-		toxics, _ := env.Proxy.Toxics(ctx, proxy.LinkSyncdPostgres)
+		toxics, _ := env.Proxy.Toxics(ctx, stack.LinkSyncdPostgres)
 		res, err := env.Run.Docker.ContainerInspect(ctx, env.Stack.Postgres.Container.GetContainerID(), client.ContainerInspectOptions{})
 		both = len(toxics) == 1 && err == nil && !res.Container.State.Running
 		time.Sleep(100 * time.Millisecond)
@@ -60,7 +59,7 @@ func TestFaultsComposeOnASchedule(t *testing.T) {
 	if len(results) != 2 || results[0].Err != nil || results[1].Err != nil {
 		t.Errorf("results: %+v", results)
 	}
-	lat := recorded(t, env, "latency", proxy.LinkSyncdPostgres)
+	lat := recorded(t, env, "latency", stack.LinkSyncdPostgres)
 	kill := recorded(t, env, "kill-9", fault.Postgres)
 	if !(lat.Start.Before(kill.Start) && kill.Start.Before(lat.End)) {
 		t.Errorf("the spans do not overlap: latency %v..%v, kill %v..%v", lat.Start, lat.End, kill.Start, kill.End)

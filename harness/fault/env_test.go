@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/harness/fault"
-	"github.com/firedrill/firedrill/harness/fault/proxy"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/stack/stacktest"
 	"github.com/firedrill/firedrill/harness/stack/tools"
@@ -25,7 +24,7 @@ const testSeed = 20091002
 
 var (
 	proxyOnce sync.Once
-	sharedPx  *proxy.Proxy
+	sharedPx  *stack.Proxy
 	proxyErr  error
 )
 
@@ -39,7 +38,7 @@ func sharedEnv(t *testing.T) *fault.Env {
 	proxyOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		sharedPx, proxyErr = proxy.Run(ctx, run, pg.Network, proxy.WithPostgresUpstream(pg.Alias+":5432"))
+		sharedPx, proxyErr = stack.RunProxy(ctx, run, pg.Network, stack.WithProxyPostgresUpstream(pg.Alias+":5432"))
 	})
 	if proxyErr != nil {
 		t.Fatalf("start the fault proxy: %v", proxyErr)
@@ -87,7 +86,7 @@ func connect(ctx context.Context, env *fault.Env, viaProxy bool) (*pgx.Conn, err
 		return nil, err
 	}
 	if viaProxy {
-		ep, err := env.Proxy.Endpoint(ctx, proxy.LinkSyncdPostgres)
+		ep, err := env.Proxy.Endpoint(ctx, stack.LinkSyncdPostgres)
 		if err != nil {
 			return nil, err
 		}

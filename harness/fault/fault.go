@@ -53,7 +53,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/firedrill/firedrill/harness/fault/proxy"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/timeline"
 )
@@ -103,9 +102,11 @@ const (
 // timeline that records each fault, the seed every random choice derives from,
 // and the devices the workload offers for device faults.
 type Env struct {
-	Run      *stack.Run
-	Stack    *stack.Stack       // the stack under test; faults aimed at components need it
-	Proxy    *proxy.Proxy       // nil unless the stack runs behind the fault proxy
+	Run   *stack.Run
+	Stack *stack.Stack // the stack under test; faults aimed at components need it
+	// Proxy is the fault proxy when it is not the stack's own (Stack.Proxy);
+	// nil takes the stack's.
+	Proxy    *stack.Proxy
 	Timeline *timeline.Timeline // nil records nothing
 	Seed     int64
 	Devices  Devices // nil unless the workload offers device hooks

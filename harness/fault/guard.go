@@ -18,6 +18,17 @@ import (
 // postgres returns the stack's PostgreSQL, or nil.
 func (e *Env) postgres() *stack.Postgres { return e.Stack.CurrentPostgres() }
 
+// proxy returns the fault proxy: Env.Proxy, else the stack's own, or nil.
+func (e *Env) proxy() *stack.Proxy {
+	if e.Proxy != nil {
+		return e.Proxy
+	}
+	if e.Stack != nil {
+		return e.Stack.Proxy
+	}
+	return nil
+}
+
 // syncd returns the stack's syncd, or nil.
 func (e *Env) syncd() *stack.Syncd { return e.Stack.CurrentSyncd() }
 
@@ -38,10 +49,10 @@ func (e *Env) componentID(target string) (string, bool, error) {
 		}
 		return sd.Container.GetContainerID(), true, nil
 	case Proxy:
-		if e.Proxy == nil || e.Proxy.Container == nil {
-			return "", true, errors.New("the environment has no fault proxy: start the stack with proxy.Interpose")
+		if px := e.proxy(); px == nil || px.Container == nil {
+			return "", true, errors.New("the environment has no fault proxy: start the stack WithProxy")
 		}
-		return e.Proxy.ContainerID(), true, nil
+		return e.proxy().ContainerID(), true, nil
 	}
 	return "", false, nil
 }
@@ -161,7 +172,7 @@ func (e *Env) ready(ctx context.Context, target string) error {
 		case Syncd:
 			return pingSyncd(ctx, e.syncd())
 		case Proxy:
-			return e.Proxy.Ping(ctx)
+			return e.proxy().Ping(ctx)
 		}
 		return nil
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/firedrill/firedrill/harness/fault/proxy"
+	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 )
@@ -125,14 +125,14 @@ func (f *Partition) Detail() string {
 	return fmt.Sprintf("network %s, aliases %s", f.network, strings.Join(f.aliases, ","))
 }
 
-const linkTarget = "a link: " + proxy.LinkPhonesSyncd + " or " + proxy.LinkSyncdPostgres
+const linkTarget = "a link: " + stack.LinkPhonesSyncd + " or " + stack.LinkSyncdPostgres
 
 // Toxic puts a Toxiproxy toxic on one link of the fault proxy: latency,
 // bandwidth, connection-reset or timeout. Recover takes it off.
 type Toxic struct {
 	Kind  string // the registered name: latency, bandwidth, connection-reset, timeout
-	Link  string // proxy.LinkPhonesSyncd or proxy.LinkSyncdPostgres
-	Toxic proxy.Toxic
+	Link  string // stack.LinkPhonesSyncd or stack.LinkSyncdPostgres
+	Toxic stack.Toxic
 	added bool
 }
 
@@ -145,12 +145,12 @@ func newToxic(kind string, spec Spec) (Fault, error) {
 	if err != nil {
 		return nil, err
 	}
-	if link != proxy.LinkPhonesSyncd && link != proxy.LinkSyncdPostgres {
+	if link != stack.LinkPhonesSyncd && link != stack.LinkSyncdPostgres {
 		return nil, fmt.Errorf("target %q is not a link: name %s", link, linkTarget)
 	}
 	p := newParams(spec)
 	stream := p.str("stream", "downstream", "downstream", "upstream")
-	t := proxy.Toxic{Name: "firedrill-" + kind + "-" + stream, Stream: stream, Toxicity: 1, Attributes: map[string]any{}}
+	t := stack.Toxic{Name: "firedrill-" + kind + "-" + stream, Stream: stream, Toxicity: 1, Attributes: map[string]any{}}
 	switch kind {
 	case "latency":
 		t.Type = "latency"
@@ -181,14 +181,14 @@ func (f *Toxic) Name() string { return f.Kind }
 // Target implements Fault.
 func (f *Toxic) Target() string { return f.Link }
 
-func proxyOf(ctx context.Context, env *Env) (*proxy.Proxy, error) {
-	if env.Proxy == nil {
-		return nil, errors.New("no fault proxy: start the stack with proxy.Interpose and put the proxy in Env.Proxy")
+func proxyOf(ctx context.Context, env *Env) (*stack.Proxy, error) {
+	if env.proxy() == nil {
+		return nil, errors.New("no fault proxy: start the stack WithProxy")
 	}
 	if _, err := env.container(ctx, Proxy); err != nil {
 		return nil, err
 	}
-	return env.Proxy, nil
+	return env.proxy(), nil
 }
 
 // Inject implements Fault.
@@ -266,7 +266,7 @@ func newLinkDown(spec Spec) (Fault, error) {
 	if err != nil {
 		return nil, err
 	}
-	if link != proxy.LinkPhonesSyncd && link != proxy.LinkSyncdPostgres {
+	if link != stack.LinkPhonesSyncd && link != stack.LinkSyncdPostgres {
 		return nil, fmt.Errorf("target %q is not a link: name %s", link, linkTarget)
 	}
 	if err := newParams(spec).done(); err != nil {

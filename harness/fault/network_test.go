@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/harness/fault"
-	"github.com/firedrill/firedrill/harness/fault/proxy"
+	"github.com/firedrill/firedrill/harness/stack"
 )
 
 // roundTrip times one query through the proxy's syncd-postgres link, as syncd
@@ -33,7 +33,7 @@ func roundTrip(t *testing.T, env *fault.Env, sql string) (time.Duration, error) 
 // again.
 func TestLinkFaultsDegradeTheLinkAndRecoverRestoresIt(t *testing.T) {
 	env := sharedEnv(t)
-	link := proxy.LinkSyncdPostgres
+	link := stack.LinkSyncdPostgres
 	base, err := roundTrip(t, env, "SELECT 'x'")
 	if err != nil {
 		t.Fatalf("query through the proxy before any fault: %v", err)
@@ -109,6 +109,6 @@ func TestLinkFaultsDegradeTheLinkAndRecoverRestoresIt(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_, err := fault.Inject(ctx, &noProxy, f)
-		mustFail(t, "latency without a proxy", err, "proxy.Interpose")
+		mustFail(t, "latency without a proxy", err, "WithProxy")
 	})
 }

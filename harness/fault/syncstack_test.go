@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/firedrill/firedrill/harness/fault"
-	"github.com/firedrill/firedrill/harness/fault/proxy"
 	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/stack/stacktest"
@@ -112,13 +111,12 @@ func TestFaultsAgainstTheSyncStack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	run := stacktest.Run(t)
-	var px *proxy.Proxy
-	s, err := stack.Start(ctx, run, stack.WithName("faultstack"), proxy.Interpose(&px))
+	s, err := stack.Start(ctx, run, stack.WithName("faultstack"), stack.WithProxy())
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &fault.Env{Run: run, Stack: s, Proxy: px, Timeline: timeline.New(), Seed: testSeed, WaitTimeout: 2 * time.Minute}
-	base, err := px.SyncdURL(ctx)
+	env := &fault.Env{Run: run, Stack: s, Timeline: timeline.New(), Seed: testSeed, WaitTimeout: 2 * time.Minute}
+	base, err := s.Proxy.SyncdURL(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +171,7 @@ func TestFaultsAgainstTheSyncStack(t *testing.T) {
 	}
 
 	t.Run("latency on phones-syncd and a kill of syncd at once", func(t *testing.T) {
-		lat, _ := fault.New(fault.Spec{Name: "latency", Target: proxy.LinkPhonesSyncd, Params: map[string]string{"latency": "300ms"}})
+		lat, _ := fault.New(fault.Spec{Name: "latency", Target: stack.LinkPhonesSyncd, Params: map[string]string{"latency": "300ms"}})
 		kill, _ := fault.New(fault.Spec{Name: "kill-9", Target: fault.Syncd})
 		la, err := fault.Inject(ctx, env, lat)
 		if err != nil {
@@ -201,14 +199,14 @@ func TestFaultsAgainstTheSyncStack(t *testing.T) {
 		if d, err := healthy(t, 5*time.Second); err != nil || d > 250*time.Millisecond {
 			t.Errorf("after both recovered /healthz took %v (%v)", d, err)
 		}
-		l := recorded(t, env, "latency", proxy.LinkPhonesSyncd)
+		l := recorded(t, env, "latency", stack.LinkPhonesSyncd)
 		k := recorded(t, env, "kill-9", fault.Syncd)
 		if !(l.Start.Before(k.Start) && k.End.Before(l.End)) {
 			t.Errorf("the kill's span %v..%v is not inside the latency's %v..%v", k.Start, k.End, l.Start, l.End)
 		}
 	})
 	t.Run("syncd-postgres link down makes syncd unavailable", func(t *testing.T) {
-		injectRecover(t, env, fault.Spec{Name: "link-down", Target: proxy.LinkSyncdPostgres}, func() {
+		injectRecover(t, env, fault.Spec{Name: "link-down", Target: stack.LinkSyncdPostgres}, func() {
 			st, _, err := ph.get("/healthz", 20*time.Second)
 			if err != nil || st != http.StatusServiceUnavailable {
 				t.Errorf("with its database link down syncd's /healthz answered %d (%v), want 503", st, err)

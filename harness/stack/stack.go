@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,9 @@ type Stack struct {
 	// faults reads it with CurrentPostgres, and replaces it with SetPostgres.
 	Postgres *Postgres
 	Syncd    *Syncd
+	// Proxy is the fault proxy between the phones, syncd and PostgreSQL, when
+	// the stack was started WithProxy; nil otherwise.
+	Proxy *Proxy
 	// StartupTime is how long Start took, from creating the network to syncd healthy.
 	StartupTime time.Duration
 
@@ -58,10 +62,11 @@ func (s *Stack) SetPostgres(p *Postgres) {
 type Option func(*config)
 
 type config struct {
-	name     string
-	postgres []PostgresOption
-	syncd    []SyncdOption
-	via      func(ctx context.Context, s *Stack) (string, error)
+	name      string
+	postgres  []PostgresOption
+	syncd     []SyncdOption
+	proxy     bool
+	proxyOpts []ProxyOption
 }
 
 // WithName distinguishes stacks of one run, e.g. "primary" and "restored" (default "stack").
@@ -77,12 +82,11 @@ func WithSyncd(opts ...SyncdOption) Option {
 	return func(c *config) { c.syncd = append(c.syncd, opts...) }
 }
 
-// WithDatabaseVia runs via once PostgreSQL is ready and before syncd starts, and
-// makes syncd reach the database at the host:port via returns (an address on the
-// stack network) instead of at PostgreSQL's own alias: how a fault proxy is put
-// between them (see harness/fault/proxy).
-func WithDatabaseVia(via func(ctx context.Context, s *Stack) (hostport string, err error)) Option {
-	return func(c *config) { c.via = via }
+// WithProxy puts the fault proxy in the stack: it starts once PostgreSQL is
+// ready, syncd reaches the database through it, and phones can reach syncd
+// through it (Proxy.SyncdURL).
+func WithProxy(opts ...ProxyOption) Option {
+	return func(c *config) { c.proxy, c.proxyOpts = true, append(c.proxyOpts, opts...) }
 }
 
 // Start creates a network, starts PostgreSQL and syncd on it and waits until syncd
@@ -103,12 +107,12 @@ func Start(ctx context.Context, run *Run, opts ...Option) (*Stack, error) {
 		return s, err
 	}
 	dsn := s.Postgres.InternalDSN()
-	if cfg.via != nil {
-		hostport, err := cfg.via(ctx, s)
-		if err != nil {
-			return s, fmt.Errorf("route syncd to the database: %w", err)
+	if cfg.proxy {
+		opts := append([]ProxyOption{WithProxyPostgresUpstream(net.JoinHostPort(s.Postgres.Alias, "5432"))}, cfg.proxyOpts...)
+		if s.Proxy, err = RunProxy(ctx, run, s.Network, opts...); err != nil {
+			return s, fmt.Errorf("route syncd to the database through the proxy: %w", err)
 		}
-		dsn = s.Postgres.dsnAt(hostport)
+		dsn = s.Postgres.dsnAt(s.Proxy.DatabaseAddr())
 	}
 	if s.Syncd, err = RunSyncd(ctx, run, s.Network, dsn, cfg.syncd...); err != nil {
 		return s, err

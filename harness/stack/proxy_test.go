@@ -1,18 +1,15 @@
-package proxy_test
+package stack_test
 
 import (
 	"context"
 	"net"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/firedrill/firedrill/harness/fault/proxy"
+	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/stack/stacktest"
 	"github.com/jackc/pgx/v5"
 )
-
-func TestMain(m *testing.M) { os.Exit(stacktest.Main(m)) }
 
 // TestProxyCarriesAndDelaysTheDatabaseLink starts the proxy beside a real
 // PostgreSQL and checks that a connection through the syncd-postgres link works,
@@ -23,11 +20,11 @@ func TestProxyCarriesAndDelaysTheDatabaseLink(t *testing.T) {
 	defer cancel()
 	run := stacktest.Run(t)
 	pg := stacktest.SharedPostgres(t)
-	p, err := proxy.Run(ctx, run, pg.Network, proxy.WithPostgresUpstream(pg.Alias+":5432"))
+	p, err := stack.RunProxy(ctx, run, pg.Network, stack.WithProxyPostgresUpstream(pg.Alias+":5432"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := p.Endpoint(ctx, proxy.LinkSyncdPostgres)
+	ep, err := p.Endpoint(ctx, stack.LinkSyncdPostgres)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,23 +58,23 @@ func TestProxyCarriesAndDelaysTheDatabaseLink(t *testing.T) {
 		return time.Since(start)
 	}
 	base := roundTrip()
-	if err := p.AddToxic(ctx, proxy.LinkSyncdPostgres, proxy.Toxic{Name: "lag", Type: "latency", Stream: "downstream", Toxicity: 1, Attributes: map[string]any{"latency": 300}}); err != nil {
+	if err := p.AddToxic(ctx, stack.LinkSyncdPostgres, stack.Toxic{Name: "lag", Type: "latency", Stream: "downstream", Toxicity: 1, Attributes: map[string]any{"latency": 300}}); err != nil {
 		t.Fatal(err)
 	}
 	if d := roundTrip(); d < 300*time.Millisecond {
 		t.Errorf("round trip with 300 ms latency took %v (without: %v)", d, base)
 	}
-	toxics, err := p.Toxics(ctx, proxy.LinkSyncdPostgres)
+	toxics, err := p.Toxics(ctx, stack.LinkSyncdPostgres)
 	if err != nil || len(toxics) != 1 || toxics[0].Name != "lag" {
 		t.Errorf("toxics = %+v, %v; want the one named lag", toxics, err)
 	}
-	if err := p.RemoveToxic(ctx, proxy.LinkSyncdPostgres, "lag"); err != nil {
+	if err := p.RemoveToxic(ctx, stack.LinkSyncdPostgres, "lag"); err != nil {
 		t.Fatal(err)
 	}
 	if d := roundTrip(); d >= 300*time.Millisecond {
 		t.Errorf("round trip after removing the toxic took %v", d)
 	}
-	if err := p.SetEnabled(ctx, proxy.LinkSyncdPostgres, false); err != nil {
+	if err := p.SetEnabled(ctx, stack.LinkSyncdPostgres, false); err != nil {
 		t.Fatal(err)
 	}
 	short, c2 := context.WithTimeout(ctx, 3*time.Second)
@@ -85,7 +82,7 @@ func TestProxyCarriesAndDelaysTheDatabaseLink(t *testing.T) {
 		t.Error("connected through a link that is down")
 	}
 	c2()
-	if err := p.SetEnabled(ctx, proxy.LinkSyncdPostgres, true); err != nil {
+	if err := p.SetEnabled(ctx, stack.LinkSyncdPostgres, true); err != nil {
 		t.Fatal(err)
 	}
 	c3, err := pgx.ConnectConfig(ctx, cfg)
@@ -93,7 +90,7 @@ func TestProxyCarriesAndDelaysTheDatabaseLink(t *testing.T) {
 		t.Fatalf("connect after the link came back: %v", err)
 	}
 	c3.Close(ctx)
-	if err := p.AddToxic(ctx, "nowhere", proxy.Toxic{Name: "x", Type: "latency"}); err == nil {
+	if err := p.AddToxic(ctx, "nowhere", stack.Toxic{Name: "x", Type: "latency"}); err == nil {
 		t.Error("AddToxic accepted an unknown link")
 	}
 }

@@ -1,11 +1,12 @@
-// Package proxy runs Toxiproxy (firedrill/toxiproxy) on a stack's network, between
-// the phones and syncd and between syncd and PostgreSQL, so that network faults
-// (latency, bandwidth limits, connection resets, timeouts, a link going down) can
-// be put on one link at a time. Phones reach syncd through the proxy's port
-// published to the host; syncd reaches PostgreSQL through the proxy's alias on the
-// stack network. It is a container module in testcontainers' shape: Run with
-// options, and Interpose to start it as part of stack.Start.
-package proxy
+package stack
+
+// The fault proxy is part of a stack: Toxiproxy (firedrill/toxiproxy) on the
+// stack's network, between the phones and syncd and between syncd and
+// PostgreSQL, so that network faults (latency, bandwidth limits, connection
+// resets, timeouts, a link going down) can be put on one link at a time. Phones
+// reach syncd through the proxy's port published to the host; syncd reaches
+// PostgreSQL through the proxy's alias on the stack network. Start it with the
+// stack (WithProxy), or on its own with RunProxy.
 
 import (
 	"bytes"
@@ -21,7 +22,6 @@ import (
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/firedrill/firedrill/harness/images"
-	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/testcontainers/testcontainers-go"
 	tctoxiproxy "github.com/testcontainers/testcontainers-go/modules/toxiproxy"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
@@ -62,30 +62,32 @@ type Proxy struct {
 	http      *http.Client
 }
 
-// Option configures Run.
-type Option func(*config)
+// ProxyOption configures RunProxy.
+type ProxyOption func(*proxyConfig)
 
-type config struct {
+type proxyConfig struct {
 	alias     string
 	syncdUp   string
 	postgesUp string
 }
 
-// WithAlias sets the proxy's host name on the stack network (default "faultproxy").
-func WithAlias(alias string) Option { return func(c *config) { c.alias = alias } }
+// WithProxyAlias sets the proxy's host name on the stack network (default "faultproxy").
+func WithProxyAlias(alias string) ProxyOption { return func(c *proxyConfig) { c.alias = alias } }
 
-// WithSyncdUpstream sets where the phones-syncd link leads (default "syncd:8080").
-func WithSyncdUpstream(hostport string) Option { return func(c *config) { c.syncdUp = hostport } }
-
-// WithPostgresUpstream sets where the syncd-postgres link leads (default "postgres:5432").
-func WithPostgresUpstream(hostport string) Option {
-	return func(c *config) { c.postgesUp = hostport }
+// WithProxySyncdUpstream sets where the phones-syncd link leads (default "syncd:8080").
+func WithProxySyncdUpstream(hostport string) ProxyOption {
+	return func(c *proxyConfig) { c.syncdUp = hostport }
 }
 
-// Run starts the proxy on the network with both links. Upstreams are resolved per
-// connection, so the proxy may start before syncd exists.
-func Run(ctx context.Context, run *stack.Run, network string, opts ...Option) (*Proxy, error) {
-	cfg := config{alias: defaultAlias, syncdUp: defaultSyncdUp, postgesUp: defaultPostgresUp}
+// WithProxyPostgresUpstream sets where the syncd-postgres link leads (default "postgres:5432").
+func WithProxyPostgresUpstream(hostport string) ProxyOption {
+	return func(c *proxyConfig) { c.postgesUp = hostport }
+}
+
+// RunProxy starts the proxy on the network with both links. Upstreams are
+// resolved per connection, so the proxy may start before syncd exists.
+func RunProxy(ctx context.Context, run *Run, network string, opts ...ProxyOption) (*Proxy, error) {
+	cfg := proxyConfig{alias: defaultAlias, syncdUp: defaultSyncdUp, postgesUp: defaultPostgresUp}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -122,24 +124,6 @@ func Run(ctx context.Context, run *stack.Run, network string, opts ...Option) (*
 		return p, fmt.Errorf("start proxy %s: %w", cfg.alias, err)
 	}
 	return p, nil
-}
-
-// Interpose returns a stack option that starts a proxy on the stack's network once
-// PostgreSQL is ready and routes syncd's database connections through it. After
-// stack.Start returns, *dst is the proxy (also when Start failed after making it,
-// so that the caller sees what was made).
-func Interpose(dst **Proxy, opts ...Option) stack.Option {
-	return stack.WithDatabaseVia(func(ctx context.Context, s *stack.Stack) (string, error) {
-		all := append([]Option{WithPostgresUpstream(net.JoinHostPort(s.Postgres.Alias, "5432"))}, opts...)
-		p, err := Run(ctx, s.Run, s.Network, all...)
-		if p != nil {
-			*dst = p
-		}
-		if err != nil {
-			return "", err
-		}
-		return p.DatabaseAddr(), nil
-	})
 }
 
 // ContainerID returns the proxy container's id.
