@@ -126,7 +126,7 @@ func BenchmarkRestore(b *testing.B) {
 		rto := r.RTO()
 		restore += rto.Total
 		for _, p := range rto.Phases {
-			phases[p.Name] += p.Duration
+			phases[p.Name] += p.Duration()
 		}
 		b.StopTimer()
 		checkRows(b, readRows(ctx, b, r.Stack.Postgres), acked, nil)

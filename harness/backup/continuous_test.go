@@ -192,9 +192,9 @@ func checkRTO(t *testing.T, r *backup.Restored, tl *timeline.Timeline) {
 	var sum time.Duration
 	for _, p := range rto.Phases {
 		got = append(got, p.Name)
-		sum += p.Duration
-		if p.Duration <= 0 {
-			t.Errorf("phase %s lasted %s", p.Name, p.Duration)
+		sum += p.Duration()
+		if p.Duration() <= 0 {
+			t.Errorf("phase %s lasted %s", p.Name, p.Duration())
 		}
 	}
 	if strings.Join(got, ",") != strings.Join(want, ",") {

@@ -12,6 +12,7 @@ import (
 	"github.com/firedrill/firedrill/harness/backup/wal"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/stack/tools"
+	"github.com/firedrill/firedrill/harness/timeline"
 	"github.com/jackc/pgx/v5"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/mount"
@@ -62,7 +63,11 @@ func Restore(ctx context.Context, run *stack.Run, cat Catalog, target Target, op
 	if name == "" {
 		name = fmt.Sprintf("restored-%d", nextSeq())
 	}
-	r := &Restored{Name: name, Strategy: cat.Strategy.Name, Target: target, tl: o.timeline}
+	tl := o.timeline
+	if tl == nil {
+		tl = timeline.New()
+	}
+	r := &Restored{Name: name, Strategy: cat.Strategy.Name, Target: target, tl: tl}
 	if _, err := run.Docker.VolumeInspect(ctx, cat.Volume.Name, client.VolumeInspectOptions{}); err != nil {
 		if !cerrdefs.IsNotFound(err) {
 			return r, fmt.Errorf("restore %s: inspect backup volume %s: %w", cat.Strategy.Name, cat.Volume.Name, err)

@@ -2,7 +2,6 @@ package backup
 
 import (
 	"encoding/json"
-	"sync"
 	"time"
 
 	"github.com/firedrill/firedrill/harness/backup/wal"
@@ -21,25 +20,20 @@ const (
 	PhaseVerified       = "verified"        // the caller's check of every user's data
 )
 
-// Phase is one timed step of a restore.
-type Phase struct {
-	Name     string        `json:"name"`
-	Start    time.Time     `json:"start"`
-	Duration time.Duration `json:"duration_ns"`
-	Detail   string        `json:"detail,omitempty"`
-}
-
-// RTO is the recovery time, phase by phase.
+// RTO is the recovery time, phase by phase. The phases are the restore's
+// spans on the timeline (category timeline.Restore, target the restored
+// stack's name): the timeline is the one record of them, which reports draw
+// and sum the same way.
 type RTO struct {
-	Phases []Phase       `json:"phases"`
-	Total  time.Duration `json:"total_ns"` // the sum of the phases
+	Phases []timeline.Entry `json:"phases"`
+	Total  time.Duration    `json:"total_ns"` // the sum of the phases
 }
 
 // Phase returns the duration of the named phase, 0 when it did not run.
 func (r RTO) Phase(name string) time.Duration {
 	for _, p := range r.Phases {
 		if p.Name == name {
-			return p.Duration
+			return p.Duration()
 		}
 	}
 	return 0
@@ -69,36 +63,25 @@ type Restored struct {
 	Attempts []Attempt // every backup considered, newest first
 	Point    RecoveryPoint
 
-	mu  sync.Mutex
-	rto RTO
-	tl  *timeline.Timeline
+	tl *timeline.Timeline // where the phases are recorded (its own when Restore was given none)
 }
 
 // Begin starts a phase of the restore (PhaseVerified, for the caller) and returns
-// the function that ends it with a detail; the phase goes into the RTO and onto
-// the timeline given to Restore.
+// the function that ends it with a detail; the phase is recorded on the
+// timeline given to Restore, and RTO reads it from there.
 func (r *Restored) Begin(name string) (end func(detail string)) {
-	start := time.Now()
-	endTL := r.tl.Begin(timeline.Restore, name, r.Name)
-	var once sync.Once
-	return func(detail string) {
-		once.Do(func() {
-			d := time.Since(start)
-			endTL(detail)
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			r.rto.Phases = append(r.rto.Phases, Phase{Name: name, Start: start, Duration: d, Detail: detail})
-			r.rto.Total += d
-		})
-	}
+	return r.tl.Begin(timeline.Restore, name, r.Name)
 }
 
 // RTO returns the phases recorded so far and their total.
 func (r *Restored) RTO() RTO {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.rto
-	out.Phases = append([]Phase(nil), r.rto.Phases...)
+	var out RTO
+	for _, e := range r.tl.Entries() {
+		if e.Category == timeline.Restore && e.Target == r.Name && !e.End.IsZero() {
+			out.Phases = append(out.Phases, e)
+			out.Total += e.Duration()
+		}
+	}
 	return out
 }
 

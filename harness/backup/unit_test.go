@@ -8,6 +8,7 @@ import (
 
 	"github.com/firedrill/firedrill/harness/backup/wal"
 	"github.com/firedrill/firedrill/harness/stack"
+	"github.com/firedrill/firedrill/harness/timeline"
 )
 
 func TestRegistry(t *testing.T) {
@@ -222,7 +223,7 @@ func TestRestoreCommand(t *testing.T) {
 }
 
 func TestRestoredRTO(t *testing.T) {
-	r := &Restored{Name: "restored-x"}
+	r := &Restored{Name: "restored-x", tl: timeline.New()}
 	end := r.Begin(PhaseCopy)
 	time.Sleep(2 * time.Millisecond)
 	end("done")
