@@ -129,7 +129,7 @@ func RunPostgres(ctx context.Context, run *Run, networkName string, opts ...Post
 	}
 	mounts := append([]mount.Mount{data.Mount(DataDir, false)}, cfg.mounts...)
 	ctr, err := testcontainers.Run(ctx, ref,
-		testcontainers.WithName(networkName+"-"+cfg.alias),
+		testcontainers.WithName(run.containerName(networkName, cfg.alias)),
 		testcontainers.WithLabels(run.Labels("postgres")),
 		tcnetwork.WithNetworkName([]string{cfg.alias}, networkName),
 		testcontainers.WithEnv(map[string]string{

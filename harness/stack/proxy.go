@@ -113,7 +113,7 @@ func RunProxy(ctx context.Context, run *Run, network string, opts ...ProxyOption
 		// The order fixes the ports: phones-syncd on 8666, syncd-postgres on 8667.
 		tctoxiproxy.WithProxy(LinkPhonesSyncd, cfg.syncdUp),
 		tctoxiproxy.WithProxy(LinkSyncdPostgres, cfg.postgesUp),
-		testcontainers.WithName(network+"-"+cfg.alias),
+		testcontainers.WithName(run.containerName(network, cfg.alias)),
 		testcontainers.WithLabels(run.Labels(RoleProxy)),
 		tcnetwork.WithNetworkName([]string{cfg.alias}, network),
 	)

@@ -61,6 +61,7 @@ type Run struct {
 	mu         sync.Mutex
 	containers []testcontainers.Container
 	closed     bool
+	used       map[string]int // name suffixes handed out, for uniqueName
 }
 
 // NewRun connects to Docker, sweeps what crashed earlier runs left, and returns a new
@@ -122,7 +123,7 @@ func (v Volume) Mount(target string, readOnly bool) mount.Mount {
 func (r *Run) CreateVolume(ctx context.Context, role, domain string) (Volume, error) {
 	labels := r.Labels(role)
 	labels[LabelDomain] = domain
-	v := Volume{Name: r.Name(role + "-" + domain), Domain: domain, Role: role}
+	v := Volume{Name: r.uniqueName(role + "-" + domain), Domain: domain, Role: role}
 	if _, err := r.Docker.VolumeCreate(ctx, client.VolumeCreateOptions{Name: v.Name, Labels: labels}); err != nil {
 		return Volume{}, fmt.Errorf("create volume %s: %w", v.Name, err)
 	}
@@ -150,9 +151,32 @@ func (r *Run) Volumes(ctx context.Context, domain string) ([]Volume, error) {
 	return out, nil
 }
 
+// uniqueName returns r.Name(suffix) the first time a suffix is asked for and
+// r.Name(suffix-2), r.Name(suffix-3), ... after that, so that a run can make
+// the same kind of stack or volume again (a test repeated with -count, a
+// second restore) without clashing with the names it already used.
+func (r *Run) uniqueName(suffix string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.used == nil {
+		r.used = map[string]int{}
+	}
+	r.used[suffix]++
+	if n := r.used[suffix]; n > 1 {
+		return r.Name(fmt.Sprintf("%s-%d", suffix, n))
+	}
+	return r.Name(suffix)
+}
+
+// containerName names a container by its network and alias, unique within the
+// run like every other name it hands out.
+func (r *Run) containerName(network, alias string) string {
+	return r.uniqueName(strings.TrimPrefix(network, r.ID+"-") + "-" + alias)
+}
+
 // CreateNetwork makes a labelled private bridge network for a stack.
 func (r *Run) CreateNetwork(ctx context.Context, suffix string) (string, error) {
-	name := r.Name(suffix)
+	name := r.uniqueName(suffix)
 	if _, err := r.Docker.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: r.Labels("network")}); err != nil {
 		return "", fmt.Errorf("create network %s: %w", name, err)
 	}

@@ -85,7 +85,7 @@ func RunSyncd(ctx context.Context, run *Run, networkName, databaseURL string, op
 		env[k] = v
 	}
 	ctr, err := testcontainers.Run(ctx, cfg.image,
-		testcontainers.WithName(networkName+"-"+cfg.alias),
+		testcontainers.WithName(run.containerName(networkName, cfg.alias)),
 		testcontainers.WithLabels(run.Labels("syncd")),
 		tcnetwork.WithNetworkName([]string{cfg.alias}, networkName),
 		testcontainers.WithEnv(env),
