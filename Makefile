@@ -1,7 +1,7 @@
 # firedrill: a disaster-recovery drill harness for sync services.
 #
 #   make drill    the Sidekick drill: botched SAN migration, restore, verify every user
-#   make test     unit and integration tests, then the smoke scenarios
+#   make test     lint, unit and integration tests, then the smoke scenarios
 #   make nightly  every scenario (NIGHTLY_REPEAT=2 runs it three times)
 #   make bench    the benchmarks, as ratios against baselines run beside them
 #   make images   build the container images (no registry needed)
@@ -18,7 +18,7 @@ NIGHTLY_REPEAT ?= 0
 # Packages with plain Go tests: everything but the scenario suite, which runs by label.
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/scenarios$$')
 
-.PHONY: all deps docker images test unit smoke drill nightly bench
+.PHONY: all deps docker images test lint unit smoke drill nightly bench
 
 all: test
 
@@ -39,21 +39,26 @@ docker:
 images: deps docker
 	$(GO) run ./cmd/firedrill-images
 
-test: images unit smoke
+test: images lint unit smoke
+
+# lint runs go vet and staticcheck (pinned in go.mod as a tool); both must be clean.
+lint:
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 
 unit:
 	$(GO) test -timeout 20m $(UNIT_PKGS)
 
 smoke:
 	@if [ -d scenarios ] && ls scenarios/*_test.go >/dev/null 2>&1; then \
-	  $(GINKGO) --label-filter=smoke --timeout=20m ./scenarios; \
+	  $(GINKGO) --label-filter=smoke --timeout=20m --grace-period=3m ./scenarios; \
 	else echo "make: no scenario suite yet"; fi
 
 drill: images
 	$(GO) run ./cmd/firedrill run sidekick-san-migration --profile $(PROFILE)
 
 nightly: images
-	$(GINKGO) --label-filter=nightly --repeat=$(NIGHTLY_REPEAT) --timeout=80m --junit-report=junit-nightly.xml --output-dir=reports ./scenarios
+	$(GINKGO) --label-filter=nightly --repeat=$(NIGHTLY_REPEAT) --timeout=80m --grace-period=3m --junit-report=junit-nightly.xml --output-dir=reports ./scenarios
 
 bench: images
 	$(GO) test -run='^$$' -bench=. -benchmem -timeout 30m $(UNIT_PKGS)

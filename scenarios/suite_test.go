@@ -68,7 +68,10 @@ var _ = Describe("scenario", func() {
 				Expect(*out.Result).To(matchers.DetectLoss())
 			}
 			Expect(out.Report.Verdict).To(Equal(report.Pass), out.Report.Reason)
-		}, NodeTimeout(40*time.Minute))
+		}, NodeTimeout(40*time.Minute),
+			// A drill cleans up on every path, also when interrupted or out of
+			// time: removing its containers and volumes can take minutes.
+			GracePeriod(3*time.Minute))
 	}
 })
 

@@ -59,7 +59,7 @@ func New(base, user, password string, hc *http.Client) (*Client, error) {
 func ParseServerURL(s string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("parse server URL %q: want http://host[:port][/path] or https://...", s)
+		return nil, fmt.Errorf("parse server URL %q: want http://host[:port][/path] or https://host[:port][/path]", s)
 	}
 	if u.Path == "" {
 		u.Path = "/"

@@ -68,7 +68,6 @@ type system struct {
 	run     *stack.Run
 	primary *stack.Stack
 	current *stack.Stack // the stack users are served from now
-	proxy   *stack.Proxy
 }
 
 // phones is the users, their phones and the ledger of what they wrote.

@@ -18,14 +18,16 @@ import (
 )
 
 // TestFaultsComposeOnASchedule runs a schedule with latency on the
-// syncd-postgres link and, inside its window, a kill -9 of PostgreSQL: at some
-// moment both are in effect at once (the toxic is on the link and the database
-// is dead), both spans are in the timeline and overlap, and afterwards the link
-// is fast and the database serves.
+// syncd-postgres link and, inside its window, a kill -9 of PostgreSQL: the
+// kill's span lies inside the latency's on the timeline (both were in effect at
+// once), and afterwards the link carries no toxic and the database serves. The
+// latency is held long enough (30 s) that a slow restart of PostgreSQL on a
+// loaded machine still ends inside it; nothing here depends on how fast the
+// machine is.
 func TestFaultsComposeOnASchedule(t *testing.T) {
 	env := sharedEnv(t)
 	sched, err := fault.NewSchedule(testSeed, []fault.Planned{
-		{Spec: fault.Spec{Name: "latency", Target: stack.LinkSyncdPostgres, Params: map[string]string{"latency": "300ms"}}, MinHold: 9 * time.Second},
+		{Spec: fault.Spec{Name: "latency", Target: stack.LinkSyncdPostgres, Params: map[string]string{"latency": "300ms"}}, MinHold: 30 * time.Second},
 		{Spec: fault.Spec{Name: "kill-9", Target: fault.Postgres}, After: time.Second, Before: 2 * time.Second, MinHold: 3 * time.Second},
 	}, 0)
 	if err != nil {
@@ -33,39 +35,23 @@ func TestFaultsComposeOnASchedule(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	start := time.Now()
-	var results []fault.Result
-	var runErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		results, runErr = sched.Run(ctx, env, start, nil)
-	}()
-
-	both := false
-	for !both && time.Since(start) < 8*time.Second {
-		toxics, _ := env.Proxy.Toxics(ctx, stack.LinkSyncdPostgres)
-		res, err := env.Run.Docker.ContainerInspect(ctx, env.Stack.Postgres.Container.GetContainerID(), client.ContainerInspectOptions{})
-		both = len(toxics) == 1 && err == nil && !res.Container.State.Running
-		time.Sleep(100 * time.Millisecond)
-	}
-	<-done
-	if runErr != nil {
-		t.Fatal(runErr)
-	}
-	if !both {
-		t.Error("latency and the kill were never in effect at the same time")
+	results, err := sched.Run(ctx, env, time.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(results) != 2 || results[0].Err != nil || results[1].Err != nil {
 		t.Errorf("results: %+v", results)
 	}
 	lat := recorded(t, env, "latency", stack.LinkSyncdPostgres)
 	kill := recorded(t, env, "kill-9", fault.Postgres)
-	if !(lat.Start.Before(kill.Start) && kill.Start.Before(lat.End)) {
-		t.Errorf("the spans do not overlap: latency %v..%v, kill %v..%v", lat.Start, lat.End, kill.Start, kill.End)
+	if !(lat.Start.Before(kill.Start) && kill.End.Before(lat.End)) {
+		t.Errorf("the kill's span %v..%v is not inside the latency's %v..%v", kill.Start, kill.End, lat.Start, lat.End)
 	}
-	if d, err := roundTrip(t, env, "SELECT 'x'"); err != nil || d > 250*time.Millisecond {
-		t.Errorf("after the schedule a query through the link took %v (%v)", d, err)
+	if toxics, err := env.Proxy.Toxics(ctx, stack.LinkSyncdPostgres); err != nil || len(toxics) != 0 {
+		t.Errorf("after the schedule the link carries toxics %+v (%v), want none", toxics, err)
+	}
+	if _, err := roundTrip(t, env, "SELECT 'x'"); err != nil {
+		t.Errorf("after the schedule a query through the link failed: %v", err)
 	}
 }
 

@@ -2,7 +2,6 @@ package fault_test
 
 import (
 	"context"
-	"errors"
 	"net"
 	"strconv"
 	"strings"
@@ -211,7 +210,3 @@ func mustFail(t *testing.T, what string, err error, wants ...string) {
 // unreachable are the ways a query fails when its server is gone: refused,
 // timed out, cut, or (for a stopped container) no published port at all.
 var unreachable = []string{"connect", "refused", "timeout", "deadline", "EOF", "reset", "closed", "port \"5432/tcp\" not found"}
-
-func isTimeout(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "timeout") || strings.Contains(err.Error(), "deadline")
-}

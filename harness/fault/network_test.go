@@ -29,20 +29,24 @@ func roundTrip(t *testing.T, env *fault.Env, sql string) (time.Duration, error) 
 // TestLinkFaultsDegradeTheLinkAndRecoverRestoresIt puts each network fault on
 // the syncd-postgres link in turn and measures its effect on real queries
 // through the proxy: latency and bandwidth slow them by at least what was set,
-// resets, timeouts and a downed link make them fail; after Recover they are fast
-// again.
+// resets, timeouts and a downed link make them fail; after Recover the link
+// carries no toxic and queries work again. Slowness is asserted only as a
+// lower bound (what a toxic adds), never as an upper bound on a shared machine.
 func TestLinkFaultsDegradeTheLinkAndRecoverRestoresIt(t *testing.T) {
 	env := sharedEnv(t)
 	link := stack.LinkSyncdPostgres
-	base, err := roundTrip(t, env, "SELECT 'x'")
-	if err != nil {
+	if _, err := roundTrip(t, env, "SELECT 'x'"); err != nil {
 		t.Fatalf("query through the proxy before any fault: %v", err)
 	}
-	fast := base + 250*time.Millisecond
 	check := func(t *testing.T) {
 		t.Helper()
-		if d, err := roundTrip(t, env, "SELECT 'x'"); err != nil || d > fast {
-			t.Errorf("after recovery the query took %v (%v); before the fault %v", d, err, base)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if toxics, err := env.Proxy.Toxics(ctx, link); err != nil || len(toxics) != 0 {
+			t.Errorf("after recovery the link carries toxics %+v (%v), want none", toxics, err)
+		}
+		if _, err := roundTrip(t, env, "SELECT 'x'"); err != nil {
+			t.Errorf("after recovery the query failed: %v", err)
 		}
 	}
 
@@ -65,8 +69,9 @@ func TestLinkFaultsDegradeTheLinkAndRecoverRestoresIt(t *testing.T) {
 				t.Errorf("96 KiB at 32 KB/s took %v (%v), want at least 2s", d, err)
 			}
 		})
-		if d, err := roundTrip(t, env, big); err != nil || d > time.Second {
-			t.Errorf("after recovery 96 KiB took %v (%v)", d, err)
+		check(t)
+		if _, err := roundTrip(t, env, big); err != nil {
+			t.Errorf("after recovery 96 KiB failed: %v", err)
 		}
 		recorded(t, env, "bandwidth", link)
 	})

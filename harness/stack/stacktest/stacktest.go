@@ -26,12 +26,11 @@ import (
 )
 
 var (
-	mu      sync.Mutex
-	inMain  bool
-	run     *stack.Run
-	pg      *stack.Postgres
-	network string
-	nextDB  atomic.Int64
+	mu     sync.Mutex
+	inMain bool
+	run    *stack.Run
+	pg     *stack.Postgres
+	nextDB atomic.Int64
 )
 
 // Main runs the tests and then removes every container this package started.
@@ -124,7 +123,7 @@ func Postgres(t testing.TB) string {
 		if err != nil {
 			t.Fatalf("stacktest: %v", err)
 		}
-		network, pg = nw, p
+		pg = p
 	}
 	dsn, err := pg.DSN(ctx)
 	if err != nil {
