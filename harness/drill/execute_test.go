@@ -2,13 +2,18 @@ package drill
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/firedrill/firedrill/harness/engine"
 	"github.com/firedrill/firedrill/harness/fault"
 	"github.com/firedrill/firedrill/harness/report"
+	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/stack/stacktest"
+	"github.com/moby/moby/client"
 )
 
 // TestExecuteRunsEveryKindOfStep runs one tiny scenario that uses every action
@@ -62,5 +67,60 @@ func TestExecuteRefusesAnInvalidScenarioBeforeStarting(t *testing.T) {
 	_, err := Execute(context.Background(), Scenario{Name: "Bad"}, Options{Reports: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "kebab-case") {
 		t.Fatalf("Execute(bad scenario) = %v, want the validation error", err)
+	}
+}
+
+// cancelOn is a narration writer that cancels the run once a line contains
+// its trigger, as a person pressing Ctrl-C at that stage would.
+type cancelOn struct {
+	trigger string
+	cancel  context.CancelFunc
+	mu      sync.Mutex
+	b       strings.Builder
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.b.Write(p)
+	if strings.Contains(c.b.String(), c.trigger) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+// TestAnInterruptedRunSaysWhereAndLeavesNothing cancels a drill while its
+// phones load, and checks that it ends with one line naming the stage and what
+// was removed, that the report says error, and that no container, network or
+// volume of the run remains.
+func TestAnInterruptedRunSaysWhereAndLeavesNothing(t *testing.T) {
+	stacktest.RequireDocker(t)
+	sc := Scenario{Name: "interrupted", Profile: "tiny", Backup: "continuous",
+		Steps: []Step{{Do: BaseBackup}, {Do: Load}, {Do: Verify}}, Expect: report.ExpectIntact}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out := &cancelOn{trigger: "Phones sync their users' data", cancel: cancel}
+	res, err := Execute(ctx, sc, Options{Seed: 3, Reports: t.TempDir(), Out: out})
+	t.Logf("narration:\n%s", out.b.String())
+	var ie *InterruptedError
+	if !errors.As(err, &ie) {
+		t.Fatalf("err = %v, want an InterruptedError", err)
+	}
+	if ie.Stage != "Phones sync their users' data" || ie.Removed.Total() == 0 || strings.Contains(ie.Error(), "context canceled") {
+		t.Errorf("interrupted error %q (stage %q, removed %+v): want the load stage and what cleanup removed, in one line", ie.Error(), ie.Stage, ie.Removed)
+	}
+	if res == nil || res.Report.Verdict != report.Error {
+		t.Fatalf("outcome %+v, want a report with verdict error", res)
+	}
+	cli, cerr := engine.Client(context.Background())
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	f := make(client.Filters).Add("label", stack.LabelRun+"="+res.Report.Environment["docker_run"])
+	cs, _ := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: f})
+	vs, _ := cli.VolumeList(context.Background(), client.VolumeListOptions{Filters: f})
+	ns, _ := cli.NetworkList(context.Background(), client.NetworkListOptions{Filters: f})
+	if n := len(cs.Items) + len(vs.Items) + len(ns.Items); n != 0 {
+		t.Errorf("%d objects of the interrupted run remain", n)
 	}
 }

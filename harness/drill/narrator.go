@@ -72,6 +72,16 @@ func (n *Narrator) Before(title, what string) error {
 	return nil
 }
 
+// Stage returns the title of the stage under way ("" before the first).
+func (n *Narrator) Stage() string {
+	if n == nil {
+		return ""
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.title
+}
+
 // After reports what the stage did.
 func (n *Narrator) After(what string) {
 	if n == nil {

@@ -134,6 +134,14 @@ func Execute(ctx context.Context, sc Scenario, opts Options) (out *Outcome, err 
 
 	runErr := d.steps(ctx)
 	runErr = errors.Join(runErr, d.cleanup(ctx, runErr))
+	if d.sys.run != nil {
+		r.Environment["docker_run"] = d.sys.run.ID // the io.firedrill.run label of its Docker objects
+	}
+	if ctx.Err() != nil && d.sys.run != nil {
+		// What the person who pressed Ctrl-C needs: where it stopped, and that
+		// nothing was left behind; not the chain of cancelled calls.
+		runErr = &InterruptedError{Stage: d.say.Stage(), Removed: d.sys.run.Removed(), Cause: runErr}
+	}
 	l, lerr := d.ledgerForReport()
 	if lerr != nil {
 		d.say.Say("the saved ledger could not be read back for the report: %v", lerr)
@@ -148,6 +156,22 @@ func Execute(ctx context.Context, sc Scenario, opts Options) (out *Outcome, err 
 	out.Result = d.found.result
 	return out, runErr
 }
+
+// InterruptedError is how a run that was cancelled (Ctrl-C, a timeout) ends:
+// the stage it stopped in and what its cleanup removed.
+type InterruptedError struct {
+	Stage   string
+	Removed stack.Counts
+	Cause   error // the errors of the interrupted stage and of cleanup
+}
+
+// Error says it in one line.
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("interrupted at stage %q; removed %s", e.Stage, e.Removed)
+}
+
+// Unwrap returns the cause.
+func (e *InterruptedError) Unwrap() error { return e.Cause }
 
 // steps provisions the stack and runs every step in order.
 func (d *runner) steps(ctx context.Context) error {
@@ -217,6 +241,9 @@ func (d *runner) provision(ctx context.Context) error {
 	}
 	if d.sys.run, err = stack.NewRun(ctx); err != nil {
 		return err
+	}
+	if swept := d.sys.run.Swept.String(); swept != "" {
+		d.say.Say("before starting, the sweep %s", swept)
 	}
 	opts := []stack.Option{stack.WithName("primary"), stack.WithPostgres(strategy.PrimaryOptions()...)}
 	if d.sc.DataVolumeSize > 0 {

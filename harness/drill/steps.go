@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -115,11 +117,28 @@ func (d *runner) inject(ctx context.Context, specs []fault.Spec) (string, error)
 		d.faults = append(d.faults, a)
 		line := spec.String()
 		if det, ok := f.(fault.Detailer); ok {
-			line += ": " + det.Detail()
+			line += ": " + d.detail(spec, det.Detail())
 		}
 		done = append(done, line)
 	}
 	return strings.Join(done, "; "), nil
+}
+
+// maxDetail is the longest fault detail said in the narration; a longer one
+// (every flipped offset of a migration) goes to a file in the run directory.
+const maxDetail = 400
+
+// detail returns a fault's detail for the narration: itself when short, else
+// its start and the file in the run directory that holds all of it.
+func (d *runner) detail(spec fault.Spec, detail string) string {
+	if len(detail) <= maxDetail {
+		return detail
+	}
+	name := fmt.Sprintf("fault-%d-%s.txt", len(d.faults), spec.Name)
+	if err := os.WriteFile(filepath.Join(d.dir.Path, name), []byte(detail+"\n"), 0o644); err != nil {
+		return detail[:maxDetail] + "... (the rest could not be saved: " + err.Error() + ")"
+	}
+	return detail[:maxDetail] + "... (all of it in " + name + ")"
 }
 
 // resolve replaces the placeholders a scenario may use in fault parameters with

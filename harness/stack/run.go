@@ -56,12 +56,15 @@ const (
 type Run struct {
 	ID     string
 	Docker *testcontainers.DockerClient
-	owner  string
+	// Swept is what the sweep before this run removed and left (see Sweep).
+	Swept SweepReport
+	owner string
 
 	mu         sync.Mutex
 	containers []testcontainers.Container
 	closed     bool
 	used       map[string]int // name suffixes handed out, for uniqueName
+	removed    Counts         // what Close removed
 }
 
 // NewRun connects to Docker, sweeps what crashed earlier runs left, and returns a new
@@ -71,7 +74,8 @@ func NewRun(ctx context.Context) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := Sweep(ctx, cli); err != nil {
+	swept, err := Sweep(ctx, cli)
+	if err != nil {
 		return nil, err
 	}
 	var b [4]byte
@@ -79,7 +83,7 @@ func NewRun(ctx context.Context) (*Run, error) {
 		return nil, fmt.Errorf("generate run id: %w", err)
 	}
 	id := "fd-" + time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
-	return &Run{ID: id, Docker: cli, owner: ownerID()}, nil
+	return &Run{ID: id, Docker: cli, owner: ownerID(), Swept: swept}, nil
 }
 
 // Labels returns the labels for an object of this run with the given role.
@@ -218,21 +222,55 @@ func (r *Run) CollectLogs(ctx context.Context, dir string) error {
 
 // Close removes every container, network and volume labelled with this run,
 // whether this process made it through this Run or a fault or restore did. It is
-// safe to call more than once and after a failed start.
+// safe to call more than once and after a failed start; Removed says what the
+// calls removed.
 func (r *Run) Close(ctx context.Context) error {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
-	_, err := removeLabelled(ctx, r.Docker, LabelRun+"="+r.ID)
+	n, err := removeLabelled(ctx, r.Docker, LabelRun+"="+r.ID)
+	r.mu.Lock()
+	r.removed = r.removed.add(n)
+	r.mu.Unlock()
 	return err
+}
+
+// Removed returns how many containers, networks and volumes Close removed.
+func (r *Run) Removed() Counts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.removed
+}
+
+// Counts counts Docker objects by type.
+type Counts struct {
+	Containers, Networks, Volumes int
+}
+
+// Total returns the number of objects counted.
+func (c Counts) Total() int { return c.Containers + c.Networks + c.Volumes }
+
+// String says the counts in words, e.g. "3 containers, 2 volumes, 1 network".
+func (c Counts) String() string {
+	word := func(n int, one string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %ss", n, one)
+	}
+	return word(c.Containers, "container") + ", " + word(c.Volumes, "volume") + ", " + word(c.Networks, "network")
+}
+
+func (c Counts) add(o Counts) Counts {
+	return Counts{c.Containers + o.Containers, c.Networks + o.Networks, c.Volumes + o.Volumes}
 }
 
 // removeLabelled force-removes the containers, then networks, then volumes that carry
 // the label filter (and firedrill's project label), and returns how many it removed.
-func removeLabelled(ctx context.Context, cli *testcontainers.DockerClient, filter string) (int, error) {
+func removeLabelled(ctx context.Context, cli *testcontainers.DockerClient, filter string) (Counts, error) {
 	f := make(client.Filters).Add("label", LabelProject+"=true").Add("label", filter)
 	var errs []error
-	n := 0
+	var n Counts
 	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {
 		return n, fmt.Errorf("list containers: %w", err)
@@ -242,7 +280,7 @@ func removeLabelled(ctx context.Context, cli *testcontainers.DockerClient, filte
 			errs = append(errs, fmt.Errorf("remove container %s: %w", c.ID[:12], err))
 			continue
 		}
-		n++
+		n.Containers++
 	}
 	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
 	if err != nil {
@@ -253,7 +291,7 @@ func removeLabelled(ctx context.Context, cli *testcontainers.DockerClient, filte
 			errs = append(errs, fmt.Errorf("remove network %s: %w", nw.Name, err))
 			continue
 		}
-		n++
+		n.Networks++
 	}
 	vs, err := cli.VolumeList(ctx, client.VolumeListOptions{Filters: f})
 	if err != nil {
@@ -264,7 +302,7 @@ func removeLabelled(ctx context.Context, cli *testcontainers.DockerClient, filte
 			errs = append(errs, fmt.Errorf("remove volume %s: %w", v.Name, err))
 			continue
 		}
-		n++
+		n.Volumes++
 	}
 	return n, errors.Join(errs...)
 }
@@ -273,47 +311,93 @@ func isNotFound(err error) bool {
 	return err != nil && (strings.Contains(err.Error(), "No such") || strings.Contains(err.Error(), "not found"))
 }
 
-// Sweep removes the objects of firedrill runs whose owning process is gone: a run
-// killed by a timeout, a panic or Ctrl-C before it could clean up. Runs owned by a
-// live process (another drill, here or in a parallel test) are left alone, as are
-// objects made from another host sharing this daemon.
-func Sweep(ctx context.Context, cli *testcontainers.DockerClient) (int, error) {
-	owners := map[string]bool{}
+// SweepReport says what a sweep removed and what it left.
+type SweepReport struct {
+	Removed Counts
+	// Runs are the runs whose objects were removed, by run id.
+	Runs []string
+	// Left lists owners whose objects stay because their process cannot be
+	// proven dead on this host, each with why, e.g. "ci-runner-7: owner label
+	// not host/pid/start".
+	Left []string
+}
+
+// String says what the sweep did in one line, "" when it did nothing.
+func (s SweepReport) String() string {
+	var parts []string
+	if s.Removed.Total() > 0 {
+		parts = append(parts, fmt.Sprintf("removed %s left by %d dead runs (%s)", s.Removed, len(s.Runs), strings.Join(s.Runs, ", ")))
+	}
+	if len(s.Left) > 0 {
+		parts = append(parts, fmt.Sprintf("left the objects of %d owners it cannot prove dead: %s", len(s.Left), strings.Join(s.Left, "; ")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Sweep removes the objects of firedrill runs whose owning process is provably
+// gone: a run on this host killed by a timeout, a panic or kill -9 before it
+// could clean up. Anything else is left and listed in the report: runs owned by
+// a live process (another drill, here or in a parallel test), objects made from
+// another host sharing this daemon, and objects whose owner label it cannot
+// parse (they might belong to a live run elsewhere).
+func Sweep(ctx context.Context, cli *testcontainers.DockerClient) (SweepReport, error) {
+	var rep SweepReport
+	type owned struct{ runs map[string]bool }
+	owners := map[string]*owned{}
+	note := func(labels map[string]string) {
+		o := labels[LabelOwner]
+		if owners[o] == nil {
+			owners[o] = &owned{runs: map[string]bool{}}
+		}
+		owners[o].runs[labels[LabelRun]] = true
+	}
 	f := make(client.Filters).Add("label", LabelProject+"=true")
 	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {
-		return 0, fmt.Errorf("list containers: %w", err)
+		return rep, fmt.Errorf("list containers: %w", err)
 	}
 	for _, c := range cs.Items {
-		owners[c.Labels[LabelOwner]] = true
+		note(c.Labels)
 	}
 	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
 	if err != nil {
-		return 0, fmt.Errorf("list networks: %w", err)
+		return rep, fmt.Errorf("list networks: %w", err)
 	}
 	for _, n := range ns.Items {
-		owners[n.Labels[LabelOwner]] = true
+		note(n.Labels)
 	}
 	vs, err := cli.VolumeList(ctx, client.VolumeListOptions{Filters: f})
 	if err != nil {
-		return 0, fmt.Errorf("list volumes: %w", err)
+		return rep, fmt.Errorf("list volumes: %w", err)
 	}
 	for _, v := range vs.Items {
-		owners[v.Labels[LabelOwner]] = true
+		note(v.Labels)
 	}
-	total := 0
+	keys := make([]string, 0, len(owners))
+	for o := range owners {
+		keys = append(keys, o)
+	}
+	sort.Strings(keys)
 	var errs []error
-	for owner := range owners {
-		if owner == "" || ownerAlive(owner) {
+	for _, owner := range keys {
+		dead, why := ownerDead(owner)
+		if !dead {
+			if why != "" {
+				rep.Left = append(rep.Left, why)
+			}
 			continue
 		}
 		n, err := removeLabelled(ctx, cli, LabelOwner+"="+owner)
-		total += n
+		rep.Removed = rep.Removed.add(n)
+		for r := range owners[owner].runs {
+			rep.Runs = append(rep.Runs, r)
+		}
 		if err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return total, errors.Join(errs...)
+	sort.Strings(rep.Runs)
+	return rep, errors.Join(errs...)
 }
 
 // ownerID identifies this process across pid reuse: host, pid and start time.
@@ -322,22 +406,27 @@ func ownerID() string {
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), processStart(os.Getpid()))
 }
 
-// ownerAlive reports whether the process named by an owner label still runs. An
-// owner on another host is presumed alive: its start token means nothing here.
-func ownerAlive(owner string) bool {
+// ownerDead reports whether the process named by an owner label is provably
+// gone: the label is host/pid/start, the host is this one, and no process with
+// that pid and start token runs. Otherwise it says why the owner's objects
+// must stay ("" for a live owner of this host: nothing to say).
+func ownerDead(owner string) (bool, string) {
 	parts := strings.SplitN(owner, "/", 3)
-	if len(parts) != 3 {
-		return false
+	if owner == "" || len(parts) != 3 || parts[2] == "" {
+		return false, fmt.Sprintf("%q: owner label not host/pid/start", owner)
+	}
+	pid, err := strconv.Atoi(parts[1])
+	if err != nil || pid <= 0 {
+		return false, fmt.Sprintf("%q: owner label not host/pid/start", owner)
 	}
 	host, _ := os.Hostname()
 	if parts[0] != host {
-		return true
+		return false, fmt.Sprintf("%q: made from host %s, whose processes cannot be checked from here", owner, parts[0])
 	}
-	pid, err := strconv.Atoi(parts[1])
-	if err != nil {
-		return false
+	if processStart(pid) == parts[2] {
+		return false, ""
 	}
-	return processStart(pid) == parts[2] && parts[2] != ""
+	return true, ""
 }
 
 // processStart returns a token for when a process started ("" when no such process

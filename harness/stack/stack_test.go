@@ -2,7 +2,10 @@ package stack_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,5 +101,73 @@ func TestRunCloseRemovesEverythingAndOnlyItsOwn(t *testing.T) {
 	}
 	if _, err := run.Docker.VolumeInspect(ctx, decoy.Name, client.VolumeInspectOptions{}); err != nil {
 		t.Errorf("Close of one run removed another run's volume %s: %v", decoy.Name, err)
+	}
+}
+
+// TestSweepRemovesOnlyWhatItCanProveDead makes volumes labelled as firedrill's
+// with four owners: a process of this host that has exited (swept), this
+// process (alive: left), an owner label that does not parse (left and listed:
+// it might be a live run elsewhere) and another host (left and listed).
+func TestSweepRemovesOnlyWhatItCanProveDead(t *testing.T) {
+	stacktest.RequireDocker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	live := stacktest.Run(t)
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	suffix := fmt.Sprintf("%d", time.Now().UnixNano())
+	owners := map[string]string{
+		"dead":      fmt.Sprintf("%s/%d/1", host, cmd.Process.Pid),
+		"garbled":   "ci-runner-7",
+		"elsewhere": "some-other-host/1/1",
+	}
+	names := map[string]string{}
+	for what, owner := range owners {
+		name := "fd-sweeptest-" + what + "-" + suffix
+		names[what] = name
+		labels := map[string]string{stack.LabelProject: "true", stack.LabelRun: "fd-sweeptest-" + what, stack.LabelOwner: owner, stack.LabelRole: "decoy"}
+		if _, err := live.Docker.VolumeCreate(ctx, client.VolumeCreateOptions{Name: name, Labels: labels}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, name := range names {
+			_, _ = live.Docker.VolumeRemove(context.Background(), name, client.VolumeRemoveOptions{Force: true})
+		}
+	})
+	liveVol, err := live.CreateVolume(ctx, "sweeptest-live", stack.DomainSANB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := stack.Sweep(ctx, live.Docker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exists := func(name string) bool {
+		_, err := live.Docker.VolumeInspect(ctx, name, client.VolumeInspectOptions{})
+		return err == nil
+	}
+	if exists(names["dead"]) {
+		t.Errorf("the volume of an exited process of this host was not swept")
+	}
+	for _, what := range []string{"garbled", "elsewhere"} {
+		if !exists(names[what]) {
+			t.Errorf("the %s owner's volume was swept, though its owner cannot be proven dead", what)
+		}
+	}
+	if !exists(liveVol.Name) {
+		t.Error("a live run's volume was swept")
+	}
+	line := rep.String()
+	for _, want := range []string{"fd-sweeptest-dead", `"ci-runner-7": owner label not host/pid/start`, "some-other-host"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("sweep report %q lacks %q", line, want)
+		}
+	}
+	if rep.Removed.Volumes < 1 {
+		t.Errorf("sweep report counts %+v, want the dead run's volume", rep.Removed)
 	}
 }
