@@ -4,7 +4,9 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -181,6 +183,69 @@ func Find(name string) (drill.Scenario, error) {
 		}
 	}
 	return drill.Scenario{}, fmt.Errorf("find scenario %q: no such scenario; `firedrill list` shows them: %s", name, strings.Join(Names(), ", "))
+}
+
+// DirsVar names the environment variable that lists directories of scenario
+// files (separated by the OS's list separator, ':' on Linux), which `firedrill
+// list` and the Ginkgo suite include beside the built-in scenarios.
+const DirsVar = "FIREDRILL_SCENARIOS"
+
+// Dirs returns the directories of scenario files that value (of DirsVar) names,
+// after the given ones.
+func Dirs(value string, given ...string) []string {
+	out := append([]string(nil), given...)
+	for _, d := range filepath.SplitList(value) {
+		if d = strings.TrimSpace(d); d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Load returns the built-in scenarios followed by those of the scenario files
+// in dirs. A file whose scenario has a built-in's name, or another file's, is
+// refused.
+func Load(dirs []string) ([]drill.Scenario, error) {
+	out := append([]drill.Scenario(nil), All...)
+	seen := map[string]string{}
+	for _, s := range All {
+		seen[s.Name] = "built in"
+	}
+	var errs []error
+	for _, d := range dirs {
+		scs, err := drill.LoadDir(d)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, s := range scs {
+			if where, dup := seen[s.Name]; dup {
+				errs = append(errs, fmt.Errorf("scenario file %s: the name %s is taken (%s): choose another", s.Source, s.Name, where))
+				continue
+			}
+			seen[s.Name] = s.Source
+			out = append(out, s)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// Resolve returns the scenario a command line names: a scenario file when the
+// name is a path (see drill.IsFile), else a built-in scenario or one of the
+// files in dirs.
+func Resolve(name string, dirs []string) (drill.Scenario, error) {
+	if drill.IsFile(name) {
+		return drill.LoadFile(name)
+	}
+	all, err := Load(dirs)
+	for _, s := range all {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	if err != nil {
+		return drill.Scenario{}, err
+	}
+	return Find(name)
 }
 
 // Names lists the scenarios' names, sorted.

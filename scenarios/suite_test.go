@@ -36,10 +36,20 @@ func seed() int64 {
 	return GinkgoRandomSeed()
 }
 
+// exampleDir holds the repository's scenario files; the suite runs them beside
+// the built-in scenarios, and those of the directories $FIREDRILL_SCENARIOS
+// names.
+const exampleDir = "../examples/scenarios"
+
+// all is every scenario the suite runs; a scenario file that does not load is
+// reported by the spec below rather than breaking the tree.
+var all, loadErr = scenarios.Load(scenarios.Dirs(os.Getenv(scenarios.DirsVar), exampleDir))
+
 var _ = Describe("the scenario list", Label(scenarios.Smoke), func() {
-	It("holds only valid scenarios with unique names", func() {
+	It("holds only valid scenarios with unique names, scenario files included", func() {
+		Expect(loadErr).NotTo(HaveOccurred())
 		seen := map[string]bool{}
-		for _, sc := range scenarios.All {
+		for _, sc := range all {
 			Expect(sc.Validate()).To(Succeed())
 			Expect(seen).NotTo(HaveKey(sc.Name), "scenario %s is listed twice", sc.Name)
 			seen[sc.Name] = true
@@ -48,10 +58,14 @@ var _ = Describe("the scenario list", Label(scenarios.Smoke), func() {
 })
 
 var _ = Describe("scenario", func() {
-	for _, sc := range scenarios.All {
+	for _, sc := range all {
 		It(sc.Name, Label(sc.Labels...), func(ctx SpecContext) {
 			s := seed()
-			cmd := fmt.Sprintf("FIREDRILL_SEED=%d go run ./cmd/firedrill run %s", s, sc.Name)
+			which := sc.Name
+			if sc.Source != "" {
+				which = strings.TrimPrefix(sc.Source, "../")
+			}
+			cmd := fmt.Sprintf("FIREDRILL_SEED=%d go run ./cmd/firedrill run %s", s, which)
 			By(fmt.Sprintf("running %s with seed %d (replay: %s)", sc.Name, s, cmd))
 			out, err := drill.Execute(ctx, sc, drill.Options{Seed: s, Reports: "../reports", Out: GinkgoWriter, Progress: GinkgoWriter, Command: cmd})
 			if out != nil {

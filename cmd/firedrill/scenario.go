@@ -24,25 +24,42 @@ func init() {
 	register(command{name: "report", summary: "re-verify a saved run offline and re-render its report", run: runReport})
 }
 
+// dirsFlag collects --dir flags: directories of scenario files.
+type dirsFlag []string
+
+func (d *dirsFlag) String() string     { return strings.Join(*d, ",") }
+func (d *dirsFlag) Set(v string) error { *d = append(*d, v); return nil }
+
 func runList(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "list", "[--label L]")
+	fs := newFlags(e, "list", "[--label L] [--dir DIR]...")
 	label := fs.String("label", "", "only scenarios with this label (smoke, nightly, migration, gameday, slow)")
+	var dirs dirsFlag
+	fs.Var(&dirs, "dir", "also list the scenario files (*.yaml, *.yml, *.json) in this directory (repeatable; $"+scenarios.DirsVar+" adds more)")
 	if st := parseFlags(fs, args); st >= 0 {
 		return st
 	}
+	all, err := scenarios.Load(scenarios.Dirs(e.getenv(scenarios.DirsVar), dirs...))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "firedrill list: %v\n", err)
+		return exitUsage
+	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tLABELS\tPROFILE\tBACKUP\tEXPECT")
+	fmt.Fprintln(tw, "SCENARIO\tLABELS\tPROFILE\tBACKUP\tEXPECT\tFROM")
 	n := 0
-	for _, sc := range scenarios.All {
+	for _, sc := range all {
 		if *label != "" && !sc.HasLabel(*label) {
 			continue
 		}
 		n++
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", sc.Name, strings.Join(sc.Labels, ","), sc.Profile, sc.Backup, sc.Expect)
+		from := "built in"
+		if sc.Source != "" {
+			from = sc.Source
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", sc.Name, strings.Join(sc.Labels, ","), sc.Profile, sc.Backup, sc.Expect, from)
 	}
 	tw.Flush()
 	fmt.Fprintln(e.stdout)
-	for _, sc := range scenarios.All {
+	for _, sc := range all {
 		if *label == "" || sc.HasLabel(*label) {
 			fmt.Fprintf(e.stdout, "%s\n  %s\n", sc.Name, sc.Summary)
 		}
@@ -55,7 +72,7 @@ func runList(ctx context.Context, e *env, args []string) int {
 }
 
 func runScenario(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "run", "<scenario> [--profile P] [--seed S] [--step] [--reports DIR]")
+	fs := newFlags(e, "run", "<scenario | scenario-file.yaml> [--profile P] [--seed S] [--step] [--reports DIR]")
 	prof := fs.String("profile", "", "data profile to use instead of the scenario's (tiny, small, large)")
 	seedFlag := fs.String("seed", "", "seed of the workload, data and fault schedule (default: FIREDRILL_SEED, else random)")
 	step := fs.Bool("step", false, "pause before each stage and say what is about to happen (game days)")
@@ -71,7 +88,7 @@ func runScenario(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "firedrill run: name a scenario; `firedrill list` shows them: %s\n", strings.Join(scenarios.Names(), ", "))
 		return exitUsage
 	}
-	sc, err := scenarios.Find(name)
+	sc, err := scenarios.Resolve(name, scenarios.Dirs(e.getenv(scenarios.DirsVar)))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "firedrill run: %v\n", err)
 		return exitUsage
@@ -81,7 +98,11 @@ func runScenario(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "firedrill run: %v\n", err)
 		return exitUsage
 	}
-	replay := fmt.Sprintf("go run ./cmd/firedrill run %s --seed %d", sc.Name, seed)
+	which := sc.Name
+	if sc.Source != "" {
+		which = sc.Source
+	}
+	replay := fmt.Sprintf("go run ./cmd/firedrill run %s --seed %d", which, seed)
 	if *prof != "" {
 		replay += " --profile " + *prof
 	}
@@ -133,7 +154,11 @@ func runReport(ctx context.Context, e *env, args []string) int {
 	}
 	var sc *drill.Scenario
 	if r, err := dir.Load(); err == nil {
-		if s, err := scenarios.Find(r.Scenario); err == nil {
+		name := r.Scenario
+		if f := r.Environment["scenario_file"]; f != "" {
+			name = f
+		}
+		if s, err := scenarios.Resolve(name, scenarios.Dirs(e.getenv(scenarios.DirsVar))); err == nil {
 			sc = &s
 		}
 	}

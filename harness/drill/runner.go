@@ -130,6 +130,9 @@ func Execute(ctx context.Context, sc Scenario, opts Options) (out *Outcome, err 
 		Environment: map[string]string{"go": runtime.Version(), "os": runtime.GOOS + "/" + runtime.GOARCH},
 		Backup:      report.Backup{Strategy: sc.Backup},
 	}
+	if sc.Source != "" {
+		r.Environment["scenario_file"] = sc.Source
+	}
 	out = &Outcome{Report: r, Dir: dir}
 
 	runErr := d.steps(ctx)

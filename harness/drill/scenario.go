@@ -44,6 +44,8 @@ type Scenario struct {
 	Expect report.Expectation
 	// Budgets are limits the run must keep on top of its expectation.
 	Budgets Budgets
+	// Source is the scenario file it was loaded from; "" for a built-in one.
+	Source string
 }
 
 // Budgets are the RPO and RTO limits a run must keep.
@@ -137,72 +139,102 @@ func (s Scenario) offers(phones bool) map[fault.Need]bool {
 	return out
 }
 
+// Problem is one thing wrong with a scenario: where (the scenario's own field,
+// or a step's) and what to write instead. A scenario file maps it to its line.
+type Problem struct {
+	Step  int    // 1-based step number; 0 for the scenario's own fields
+	Field string // e.g. "profile", "budgets.rto", "do", "faults", "name"
+	Fault int    // for Field "faults": the fault's index in the step
+	Msg   string
+}
+
+// Error says where the problem is and what is wrong.
+func (p Problem) Error() string { return p.Msg }
+
 // Validate reports what is wrong with a scenario, naming the field and the fix.
 // It refuses a fault its environment cannot serve (a link fault without the
 // proxy, a device fault before there are phones), naming what is missing.
 func (s Scenario) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	probs := s.Problems()
+	if len(probs) == 0 {
+		return nil
+	}
+	errs := make([]error, len(probs))
+	for i, p := range probs {
+		errs[i] = p
+	}
+	return fmt.Errorf("scenario %s: %w", s.Name, errors.Join(errs...))
+}
+
+// Problems lists what Validate finds wrong, each with where it is.
+func (s Scenario) Problems() []Problem {
+	var out []Problem
+	bad := func(field, format string, args ...any) {
+		out = append(out, Problem{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
 	if s.Name == "" || strings.ToLower(s.Name) != s.Name || strings.ContainsAny(s.Name, " _/") {
-		bad("name %q: want kebab-case, e.g. sidekick-san-migration", s.Name)
+		bad("name", "name %q: want kebab-case, e.g. sidekick-san-migration", s.Name)
 	}
 	if _, err := profile.Load(s.Profile); err != nil {
-		bad("profile: %v", err)
+		bad("profile", "profile: %v", err)
 	}
 	if _, err := backup.Lookup(s.Backup); err != nil {
-		bad("backup: %v", err)
+		bad("backup", "backup: %v", err)
 	}
 	if s.DataVolumeSize != 0 && s.DataVolumeSize < stack.MinVolumeSize {
-		bad("data volume size %d: want 0 (unlimited) or at least %d bytes", s.DataVolumeSize, stack.MinVolumeSize)
+		bad("data_volume_size", "data volume size %d: want 0 (unlimited) or at least %d bytes", s.DataVolumeSize, stack.MinVolumeSize)
 	}
 	if s.Expect != report.ExpectIntact && s.Expect != report.ExpectLossDetected {
-		bad("expect %q: want %q or %q", s.Expect, report.ExpectIntact, report.ExpectLossDetected)
+		bad("expect", "expect %q: want %q or %q", s.Expect, report.ExpectIntact, report.ExpectLossDetected)
 	}
 	if b := s.Budgets.LostWrites; b != nil && *b < 0 {
-		bad("budgets: lost writes %d: want 0 or more (or no RPO budget at all)", *b)
+		bad("budgets.lost_writes", "budgets: lost writes %d: want 0 or more (or no RPO budget at all)", *b)
 	}
 	if s.Budgets.RTO < 0 {
-		bad("budgets: RTO %s: want a positive duration (or no RTO budget at all)", s.Budgets.RTO)
+		bad("budgets.rto", "budgets: RTO %s: want a positive duration (or no RTO budget at all)", s.Budgets.RTO)
 	}
 	verify, loads, restorePoints := 0, 0, map[string]bool{}
 	for i, st := range s.Steps {
 		where := fmt.Sprintf("step %d (%s)", i+1, st.Do)
+		stepBad := func(field string, fault int, format string, args ...any) {
+			out = append(out, Problem{Step: i + 1, Field: field, Fault: fault, Msg: where + ": " + fmt.Sprintf(format, args...)})
+		}
 		switch st.Do {
 		case Load, Inject, Disaster:
 			if st.Do == Load {
 				loads++
 			}
 			offered := s.offers(loads > 0)
-			for _, spec := range st.Faults {
+			for j, spec := range st.Faults {
 				spec = placeholderFree(spec)
 				if _, err := fault.New(spec); err != nil {
-					bad("%s: fault %s: %v", where, spec.Name, err)
+					stepBad("faults", j, "fault %s: %v", spec.Name, err)
 					continue
 				}
 				e, _ := fault.Lookup(spec.Name)
 				for _, need := range e.Needs {
 					if !offered[need] {
-						bad("%s: fault %s needs %s", where, spec.Name, need.Explain())
+						stepBad("faults", j, "fault %s needs %s", spec.Name, need.Explain())
 					}
 				}
 			}
 			if st.Do == Inject && len(st.Faults) == 0 {
-				bad("%s: no faults to inject", where)
+				stepBad("faults", 0, "no faults to inject")
 			}
 		case RestorePoint:
 			if st.Name == "" {
-				bad("%s: a restore point needs a name", where)
+				stepBad("name", 0, "a restore point needs a name")
 			}
 			restorePoints[st.Name] = true
 		case Restore:
 			if st.Name != "" && !restorePoints[st.Name] {
-				bad("%s: restore point %q is not created by an earlier step", where, st.Name)
+				stepBad("name", 0, "restore point %q is not created by an earlier step", st.Name)
 			}
 		case Verify:
 			verify++
 		case ResetPhones, ResyncPhones:
 			if loads == 0 {
-				bad("%s: the phones have nothing to reset or resync before a load", where)
+				stepBad("do", 0, "the phones have nothing to reset or resync before a load")
 			}
 		case BaseBackup, Recover, Observe:
 		default:
@@ -210,19 +242,16 @@ func (s Scenario) Validate() error {
 			for i, a := range Actions {
 				names[i] = string(a)
 			}
-			bad("%s: unknown action; want one of %s", where, strings.Join(names, ", "))
+			stepBad("do", 0, "unknown action; want one of %s", strings.Join(names, ", "))
 		}
 	}
 	if loads > 1 {
-		bad("steps: want at most one load (a phone carries out its plan once)")
+		bad("steps", "steps: want at most one load (a phone carries out its plan once)")
 	}
 	if verify != 1 || len(s.Steps) == 0 || s.Steps[len(s.Steps)-1].Do != Verify {
-		bad("steps: want exactly one verify step, and last")
+		bad("steps", "steps: want exactly one verify step, and last")
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("scenario %s: %w", s.Name, errors.Join(errs...))
-	}
-	return nil
+	return out
 }
 
 // placeholderFree returns spec with the run-time placeholders of fault parameters
