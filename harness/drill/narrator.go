@@ -27,6 +27,11 @@ type Narrator struct {
 	n     int
 	began time.Time
 	title string
+
+	watch Watcher         // told everything said; nil tells no one
+	next  <-chan struct{} // another way to go on in step mode (a live page's button)
+	lines chan string     // the operator's terminal lines, read once step mode needs them
+	once  sync.Once
 }
 
 // NewNarrator writes to out; with step set it reads Enter (or q to abort) from in.
@@ -41,7 +46,17 @@ func NewNarrator(out io.Writer, in io.Reader, step bool, stages int) *Narrator {
 	return n
 }
 
-// Before announces the next stage; in step mode it waits for the operator.
+// Watch has the narrator tell w everything it says.
+func (n *Narrator) Watch(w Watcher) { n.watch = w }
+
+// NextFrom gives step mode another way to go on besides Enter: a value on
+// next (a live page's "next stage" button). Whichever comes first goes on.
+func (n *Narrator) NextFrom(next <-chan struct{}) { n.next = next }
+
+// Before announces the next stage; in step mode it waits for the operator:
+// Enter (or q to stop) on the terminal, or a value from NextFrom's channel.
+// A terminal at end of input no longer counts as an answer when another way
+// to go on exists.
 func (n *Narrator) Before(title, what string) error {
 	if n == nil {
 		return nil
@@ -53,23 +68,69 @@ func (n *Narrator) Before(title, what string) error {
 	for _, line := range wrap(what, 76) {
 		fmt.Fprintf(n.out, "      %s\n", line)
 	}
-	if n.step && n.in != nil {
-		fmt.Fprint(n.out, "      Press Enter to go on, or q then Enter to stop the drill: ")
-	}
-	n.mu.Unlock()
-	if n.step && n.in != nil {
-		answer, err := n.in.ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("read operator input: %w", err)
+	waits := n.step && (n.in != nil || n.next != nil)
+	if waits {
+		prompt := "      Press Enter to go on, or q then Enter to stop the drill: "
+		if n.in == nil {
+			prompt = "      Waiting for \"next stage\" on the live page...\n"
 		}
-		if strings.EqualFold(strings.TrimSpace(answer), "q") {
-			return ErrAborted
+		fmt.Fprint(n.out, prompt)
+	}
+	num, total := n.n, n.total
+	n.mu.Unlock()
+	if n.watch != nil {
+		n.watch.Stage(num, total, title, what)
+	}
+	if waits {
+		if err := n.wait(); err != nil {
+			return err
 		}
 	}
 	n.mu.Lock()
 	n.began = time.Now()
 	n.mu.Unlock()
 	return nil
+}
+
+// wait returns once the operator says go on, or ErrAborted when they say q.
+func (n *Narrator) wait() error {
+	var lines <-chan string
+	if n.in != nil {
+		n.once.Do(func() {
+			n.lines = make(chan string)
+			go func() {
+				defer close(n.lines)
+				for {
+					line, err := n.in.ReadString('\n')
+					if line != "" || err == nil {
+						n.lines <- line
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		})
+		lines = n.lines
+	}
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				if n.next == nil {
+					return nil // no terminal and no page: nobody to wait for
+				}
+				lines = nil
+				continue
+			}
+			if strings.EqualFold(strings.TrimSpace(line), "q") {
+				return ErrAborted
+			}
+			return nil
+		case <-n.next:
+			return nil
+		}
+	}
 }
 
 // Stage returns the title of the stage under way ("" before the first).
@@ -88,8 +149,12 @@ func (n *Narrator) After(what string) {
 		return
 	}
 	n.mu.Lock()
+	elapsed, num := time.Since(n.began), n.n
+	if n.watch != nil {
+		defer n.watch.StageDone(num, what, elapsed) // runs after the unlock below
+	}
 	defer n.mu.Unlock()
-	took := time.Since(n.began).Round(100 * time.Millisecond)
+	took := elapsed.Round(100 * time.Millisecond)
 	lines := wrap(what, 70)
 	if len(lines) == 0 {
 		lines = []string{"done"}
@@ -105,9 +170,13 @@ func (n *Narrator) Say(format string, args ...any) {
 	if n == nil {
 		return
 	}
+	line := fmt.Sprintf(format, args...)
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	fmt.Fprintf(n.out, "      %s\n", fmt.Sprintf(format, args...))
+	fmt.Fprintf(n.out, "      %s\n", line)
+	n.mu.Unlock()
+	if n.watch != nil {
+		n.watch.Said(line)
+	}
 }
 
 // wrap breaks text into lines of at most width runes at spaces.

@@ -38,6 +38,10 @@ type Options struct {
 	ProgressTTY bool
 	// Command is the command line that replays this run, for the report.
 	Command string
+	// Watch, when set, is told what the drill does as it happens (a live
+	// page); Next, in step mode, is another way to go on than Enter.
+	Watch Watcher
+	Next  <-chan struct{}
 }
 
 // Outcome is what a run produced.
@@ -123,6 +127,11 @@ func Execute(ctx context.Context, sc Scenario, opts Options) (out *Outcome, err 
 	d := &runner{sc: sc, opts: opts, prof: prof, tl: timeline.New(), dir: dir,
 		say: NewNarrator(opts.Out, opts.In, opts.Step, len(sc.Steps)+1)}
 	d.backups.points = map[string][2]int64{}
+	if opts.Watch != nil {
+		d.say.Watch(opts.Watch)
+		d.tl.Watch(opts.Watch.Span)
+	}
+	d.say.NextFrom(opts.Next)
 	fmt.Fprintf(orDiscard(opts.Out), "firedrill: scenario %s, profile %s, seed %d (replay: %s)\n", sc.Name, sc.Profile, opts.Seed, opts.Command)
 	r := &report.Report{
 		Schema: report.SchemaVersion, RunID: dir.ID, Scenario: sc.Name, Description: sc.Summary, Labels: sc.Labels,
@@ -155,6 +164,9 @@ func Execute(ctx context.Context, sc Scenario, opts Options) (out *Outcome, err 
 	r.Finished = time.Now().UTC()
 	if err := dir.Write(r); err != nil {
 		return out, errors.Join(runErr, fmt.Errorf("write report: %w", err))
+	}
+	if opts.Watch != nil {
+		opts.Watch.Finished(r, dir)
 	}
 	out.Result = d.found.result
 	return out, runErr

@@ -43,6 +43,18 @@ type Timeline struct {
 	mu      sync.Mutex
 	entries []Entry
 	now     func() time.Time
+	watch   func(Entry) // told of every span as it begins and ends
+}
+
+// Watch has the timeline call fn with each span as it begins (End zero) and as
+// it ends, outside its lock: a live page draws spans as they happen.
+func (t *Timeline) Watch(fn func(Entry)) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.watch = fn
 }
 
 // New returns an empty timeline.
@@ -55,15 +67,24 @@ func (t *Timeline) Begin(c Category, name, target string) (end func(detail strin
 	}
 	t.mu.Lock()
 	i := len(t.entries)
-	t.entries = append(t.entries, Entry{Category: c, Name: name, Target: target, Start: t.now()})
+	e := Entry{Category: c, Name: name, Target: target, Start: t.now()}
+	t.entries = append(t.entries, e)
+	watch := t.watch
 	t.mu.Unlock()
+	if watch != nil {
+		watch(e)
+	}
 	var once sync.Once
 	return func(detail string) {
 		once.Do(func() {
 			t.mu.Lock()
-			defer t.mu.Unlock()
 			t.entries[i].End = t.now()
 			t.entries[i].Detail = detail
+			e, watch := t.entries[i], t.watch
+			t.mu.Unlock()
+			if watch != nil {
+				watch(e)
+			}
 		})
 	}
 }
@@ -74,8 +95,12 @@ func (t *Timeline) Add(e Entry) {
 		return
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.entries = append(t.entries, e)
+	watch := t.watch
+	t.mu.Unlock()
+	if watch != nil {
+		watch(e)
+	}
 }
 
 // Entries returns a copy of the spans in start order.

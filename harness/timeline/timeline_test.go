@@ -26,3 +26,15 @@ func TestNilTimelineIsANoOp(t *testing.T) {
 		t.Fatal("nil timeline returned entries")
 	}
 }
+
+func TestWatchSeesSpansBeginAndEnd(t *testing.T) {
+	tl := New()
+	var seen []Entry
+	tl.Watch(func(e Entry) { seen = append(seen, e) })
+	end := tl.Begin(Fault, "kill-9", "syncd")
+	end("killed")
+	tl.Add(Entry{Category: Backup, Name: "base-001"})
+	if len(seen) != 3 || !seen[0].End.IsZero() || seen[1].End.IsZero() || seen[1].Detail != "killed" || seen[2].Name != "base-001" {
+		t.Fatalf("watched %+v, want the kill's begin and end, then the backup", seen)
+	}
+}
