@@ -77,6 +77,11 @@ type Migration struct {
 	Bytes     int      // bitflip-in-transit: how many bytes to flip
 
 	outcome MigrationOutcome
+	// manifest is the SHA-256 of every file of the source, taken once the
+	// database is stopped and before anything may wipe the source: the copy is
+	// compared with it, so that a copy cut at a page boundary is caught even
+	// when the source is gone (pg_checksums cannot see such a cut).
+	manifest string
 }
 
 // MigrationOutcome is what a storage migration did and found.
@@ -176,11 +181,23 @@ func (f *Migration) Inject(ctx context.Context, env *Env) error {
 	}
 	r := seed.Derive(env.Seed, "storage-migration", strings.Join(f.Botches, ","))
 
-	// 1. Stop (unless the copy runs online), 2. copy.
+	// 1. Stop (unless the copy runs online) and take the source's manifest,
+	// 2. copy.
+	f.manifest = ""
 	online := f.has(BotchTornCopy) || (len(f.Command) > 0 && f.Online)
+	takeManifest := func() error {
+		return f.step("record the source's manifest (SHA-256 of every file)", func() error {
+			var err error
+			f.manifest, err = tools.Bash(ctx, env.Run, mounts, manifestScript, MigrationSource, "S")
+			return err
+		})
+	}
 	if !online {
 		if err := f.step("stop the database", stop); err != nil {
 			return fmt.Errorf("stop postgres: %w", err)
+		}
+		if err := takeManifest(); err != nil {
+			return fmt.Errorf("record the manifest of %s: %w", src.Name, err)
 		}
 	}
 	if len(f.Command) > 0 {
@@ -208,6 +225,9 @@ func (f *Migration) Inject(ctx context.Context, env *Env) error {
 		if err := f.step("stop the database", stop); err != nil {
 			return fmt.Errorf("stop postgres: %w", err)
 		}
+		if err := takeManifest(); err != nil {
+			return fmt.Errorf("record the manifest of %s: %w", src.Name, err)
+		}
 	}
 	if err := f.damageCopy(ctx, env, r, tgt); err != nil {
 		return err
@@ -224,12 +244,16 @@ func (f *Migration) Inject(ctx context.Context, env *Env) error {
 
 	// 3. Verify.
 	if f.Verify {
-		what := "verify the copy"
-		if f.outcome.SourceWiped {
-			what += " (pg_checksums only: the source is gone)"
+		// A user's online procedure copies a live database: its files differ
+		// from the stopped source's by design, and only recovery and checksums
+		// judge it. Any other copy must match the source's manifest.
+		compare := !(len(f.Command) > 0 && f.Online)
+		what := "verify the copy against the source's manifest, then recover and checksum it"
+		if !compare {
+			what = "verify the copy (recovery and pg_checksums: an online copy differs from the source by design)"
 		}
 		_ = f.step(what, func() error {
-			problems, err := f.verify(ctx, env, mounts, !f.outcome.SourceWiped && !(len(f.Command) > 0 && f.Online))
+			problems, err := f.verify(ctx, env, mounts, compare)
 			if err != nil {
 				problems = append(problems, "verification could not run: "+err.Error())
 			}
@@ -373,8 +397,8 @@ func (f *Migration) runCommand(ctx context.Context, env *Env, mounts []mount.Mou
 }
 
 // verifyScript checks the copy. With $3 = "compare" it prints the SHA-256 of
-// every file of source and target (NUL-separated, "S"/"T" records), then the
-// marker $5 between NULs; a copy taken
+// every file of the target (NUL-separated "T" records, compared in Go with the
+// source's manifest), then the marker $5 between NULs; a copy taken
 // with a backup label is first recovered and shut down cleanly; then
 // pg_checksums --check runs on the target's cluster. Its findings are printed
 // as "PROBLEM: ..." lines.
@@ -382,7 +406,6 @@ const verifyScript = `
 src=$1 tgt=$2 mode=$3 sub=$4
 as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
 if [ "$mode" = compare ]; then
-	(cd "$src" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum --zero) | sed -z 's/^/S /'
 	(cd "$tgt" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum --zero) | sed -z 's/^/T /'
 fi
 printf '\0%s\0' "$5"
@@ -404,6 +427,11 @@ if ! out=$(as_pg pg_checksums --check -D "$cluster" 2>&1); then
 fi
 `
 
+// manifestScript prints a NUL-separated record "<$2> <sha256>  ./<path>" for
+// every file under $1, in name order: the same records verifyScript prints for
+// the copy, so that the two compare.
+const manifestScript = `(cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum --zero) | sed -z "s/^/$2 /"`
+
 // reportMarker separates the checksum records from the findings in verifyScript's output.
 const reportMarker = "--firedrill-verification-report--"
 
@@ -423,7 +451,11 @@ func (f *Migration) verify(ctx context.Context, env *Env, mounts []mount.Mount, 
 	}
 	var problems []string
 	if compare {
-		problems = append(problems, compareManifests(sums)...)
+		if f.manifest == "" {
+			problems = append(problems, "no manifest of the source was taken: the copy cannot be compared with it")
+		} else {
+			problems = append(problems, compareManifests(f.manifest+sums)...)
+		}
 	}
 	for _, line := range strings.Split(report, "\n") {
 		if p, ok := strings.CutPrefix(strings.TrimSpace(line), "PROBLEM: "); ok {
