@@ -149,7 +149,11 @@ func TestReserialiseMany(t *testing.T) {
 		n = 30
 	}
 	for i := range fuzzSamples() {
-		for seed := uint64(0); seed < n; seed++ {
+		m := n
+		if i >= len(samples) {
+			m = n / 8 // the generated bodies are many and alike
+		}
+		for seed := uint64(0); seed < m; seed++ {
 			checkSeed(t, uint8(i), seed)
 		}
 	}
