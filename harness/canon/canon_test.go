@@ -3,7 +3,9 @@ package canon
 import (
 	"bytes"
 	"crypto/sha256"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/emersion/go-ical"
@@ -326,4 +328,37 @@ func reverseProps(s string) string {
 	}
 	flush()
 	return strings.Join(out, "\r\n") + "\r\n"
+}
+
+// TestConcurrentDigest digests the same bodies from several goroutines: the
+// pooled workspaces must never mix two bodies.
+func TestConcurrentDigest(t *testing.T) {
+	all := fuzzSamples()
+	want := make([]model.Digest, len(all))
+	for i, s := range all {
+		want[i] = mustDigest(t, s.kind, s.body)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := 0; round < 20; round++ {
+				for i := range all {
+					j := (i + g*7 + round) % len(all)
+					d, err := Digest(all[j].kind, []byte(all[j].body))
+					if err != nil || d != want[j] {
+						errs <- fmt.Sprintf("goroutine %d: %s: digest %s, err %v; want %s", g, all[j].name, d, err, want[j])
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }

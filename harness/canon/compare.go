@@ -167,27 +167,33 @@ func (c *Comparison) stampRewrites(pre, name string, ws, gs []cline) {
 }
 
 // paramRewrites pairs lines of one property that have the same value and
-// differ only in parameters a server manages; it lists those as rewrites and
-// returns the lines left unexplained.
+// differ only in parameters: those a server manages are listed as rewrites,
+// any other as damage naming the parameter. It returns the lines left
+// unpaired.
 func (c *Comparison) paramRewrites(pre string, ws, gs []cline) ([]cline, []cline) {
 	var restW []cline
 	used := make([]bool, len(gs))
 	for _, wl := range ws {
-		matched := false
-		for j, gl := range gs {
-			if used[j] || gl.value != wl.value {
-				continue
-			}
-			if notes, ok := serverParams(wl, gl); ok {
-				used[j], matched = true, true
-				for _, n := range notes {
-					c.Rewrites = append(c.Rewrites, fmt.Sprintf("%s%s %s: %s", pre, wl.name, show(wl.value), n))
-				}
+		j := slices.IndexFunc(gs, func(gl cline) bool { return gl.value == wl.value })
+		for j >= 0 && used[j] {
+			k := slices.IndexFunc(gs[j+1:], func(gl cline) bool { return gl.value == wl.value })
+			if k < 0 {
+				j = -1
 				break
 			}
+			j += 1 + k
 		}
-		if !matched {
+		if j < 0 {
 			restW = append(restW, wl)
+			continue
+		}
+		used[j] = true
+		rewrites, damage := serverParams(wl, gs[j])
+		for _, n := range rewrites {
+			c.Rewrites = append(c.Rewrites, fmt.Sprintf("%s%s %s: %s", pre, wl.name, show(wl.value), n))
+		}
+		for _, n := range damage {
+			c.Damage = append(c.Damage, fmt.Sprintf("%s%s %s: %s", pre, wl.name, show(wl.value), n))
 		}
 	}
 	var restG []cline
@@ -199,12 +205,12 @@ func (c *Comparison) paramRewrites(pre string, ws, gs []cline) ([]cline, []cline
 	return restW, restG
 }
 
-// serverParams explains the parameter differences between two lines of the
-// same property and value as server-managed ones (RFC 6638): SCHEDULE-STATUS
-// set or changed, SCHEDULE-FORCE-SEND removed, an attendee's PARTSTAT reset
-// to NEEDS-ACTION (with RSVP=TRUE) on a reschedule, X- parameters added. ok is
-// false when any other parameter differs.
-func serverParams(w, g cline) (notes []string, ok bool) {
+// serverParams sorts the parameter differences between two lines of the
+// same property and value into those a server manages (RFC 6638):
+// SCHEDULE-STATUS set, changed or removed, SCHEDULE-FORCE-SEND removed, an
+// attendee's PARTSTAT reset to NEEDS-ACTION (with RSVP=TRUE) on a
+// reschedule, X- parameters added; and the others, which are damage.
+func serverParams(w, g cline) (rewrites, damage []string) {
 	names := map[string]bool{}
 	for n := range w.params {
 		names[n] = true
@@ -226,22 +232,26 @@ func serverParams(w, g cline) (notes []string, ok bool) {
 		}
 		switch {
 		case n == "SCHEDULE-STATUS" && inG:
-			notes = append(notes, fmt.Sprintf("SCHEDULE-STATUS set by the server: %s", gv))
+			rewrites = append(rewrites, fmt.Sprintf("SCHEDULE-STATUS set by the server: %s", gv))
 		case n == "SCHEDULE-STATUS":
-			notes = append(notes, fmt.Sprintf("SCHEDULE-STATUS removed by the server: %s", wv))
+			rewrites = append(rewrites, fmt.Sprintf("SCHEDULE-STATUS removed by the server: %s", wv))
 		case n == "SCHEDULE-FORCE-SEND" && !inG:
-			notes = append(notes, fmt.Sprintf("SCHEDULE-FORCE-SEND=%s consumed by the server", wv))
+			rewrites = append(rewrites, fmt.Sprintf("SCHEDULE-FORCE-SEND=%s consumed by the server", wv))
 		case n == "PARTSTAT" && reset:
-			notes = append(notes, fmt.Sprintf("PARTSTAT reset by the server on a reschedule: %s -> NEEDS-ACTION", wv))
+			rewrites = append(rewrites, fmt.Sprintf("PARTSTAT reset by the server on a reschedule: %s -> NEEDS-ACTION", wv))
 		case n == "RSVP" && reset && gv == "TRUE":
-			notes = append(notes, "RSVP=TRUE set by the server on a reschedule")
+			rewrites = append(rewrites, "RSVP=TRUE set by the server on a reschedule")
 		case strings.HasPrefix(n, "X-") && !inW:
-			notes = append(notes, fmt.Sprintf("%s=%s added by the server", n, gv))
+			rewrites = append(rewrites, fmt.Sprintf("%s=%s added by the server", n, gv))
+		case !inG:
+			damage = append(damage, fmt.Sprintf("%s: %s -> missing", n, show(wv)))
+		case !inW:
+			damage = append(damage, fmt.Sprintf("%s: missing -> %s", n, show(gv)))
 		default:
-			return nil, false
+			damage = append(damage, fmt.Sprintf("%s: %s -> %s", n, show(wv), show(gv)))
 		}
 	}
-	return notes, true
+	return rewrites, damage
 }
 
 // cline is a canonical content line taken apart.
