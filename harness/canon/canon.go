@@ -96,6 +96,7 @@ type work struct {
 	txt       []byte // component texts
 	kids      []kspan
 	final     []byte
+	nfcSegs   map[string]bool // segmentNFC's answers
 }
 
 var workPool = sync.Pool{New: func() any { return new(work) }}

@@ -118,7 +118,7 @@ func (w *work) addParam(name, v []byte, kind paramKind) {
 // appendParamText appends a parameter value in NFC; parameter values have no
 // backslash escapes.
 func (w *work) appendParamText(dst, v []byte) []byte {
-	if isNFC(v) {
+	if w.isNFC(v) {
 		return append(dst, v...)
 	}
 	return appendNFC(dst, v)

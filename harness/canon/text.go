@@ -28,14 +28,14 @@ func (w *work) appendText(dst, raw []byte, mode escMode) []byte {
 	if bytes.IndexByte(raw, '\\') < 0 {
 		// Nothing escaped: nothing to escape either, since a raw value holds
 		// no newline and no separator that mode escapes (those split it).
-		if isNFC(raw) {
+		if w.isNFC(raw) {
 			return append(dst, raw...)
 		}
 		return norm.NFC.Append(dst, raw...)
 	}
 	x := unescape(w.tmp[:0], raw)
 	w.tmp = x
-	if !isNFC(x) {
+	if !w.isNFC(x) {
 		w.tmp2 = norm.NFC.Append(w.tmp2[:0], x...)
 		x = w.tmp2
 	}
@@ -135,7 +135,7 @@ func buildNFCStable() {
 // stable runes (ASCII among them) need no look-up; the normalisation tables
 // are consulted only for the segments that hold other runes, each from the
 // stable rune before it to the next stable rune.
-func isNFC(s []byte) bool {
+func (w *work) isNFC(s []byte) bool {
 	i := asciiPrefix(s)
 	if i == len(s) {
 		return true
@@ -165,13 +165,30 @@ func isNFC(s []byte) bool {
 			}
 			j += n2
 		}
-		from := max(segStart, 0)
-		if !norm.NFC.IsNormal(s[from:j]) {
+		if seg := s[max(segStart, 0):j]; norm.NFC.QuickSpan(seg) != len(seg) && !w.segmentNFC(seg) {
 			return false
 		}
 		i = j
 	}
 	return true
+}
+
+// segmentNFC reports whether a segment the quick check could not decide is
+// in NFC. The answers are remembered per workspace: the segments are short
+// (a letter and its marks) and repeat, and the normalisation tables'
+// answer allocates.
+func (w *work) segmentNFC(seg []byte) bool {
+	if ok, found := w.nfcSegs[string(seg)]; found {
+		return ok
+	}
+	ok := norm.NFC.IsNormal(seg)
+	if len(seg) <= 32 {
+		if w.nfcSegs == nil || len(w.nfcSegs) >= 4096 {
+			w.nfcSegs = make(map[string]bool)
+		}
+		w.nfcSegs[string(seg)] = ok
+	}
+	return ok
 }
 
 // stableRune reports whether rune r, the first n bytes of s, is NFC-stable
