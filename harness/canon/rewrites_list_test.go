@@ -1,4 +1,4 @@
-package canon_test
+package canon
 
 import (
 	"fmt"
@@ -9,7 +9,6 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/firedrill/firedrill/harness/canon"
 	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/workload/gen"
 	"github.com/firedrill/firedrill/harness/workload/profile"
@@ -43,7 +42,7 @@ var serverRewrites = []rewrite{
 	{"VALUE=DATE lower-case", sub(`;VALUE=DATE([:;])`, ";value=date$1")},
 	{"VALUE=uri upper-case", sub(`;VALUE=uri`, ";VALUE=URI")},
 	{"vCard 3 TYPE values lower-case", each(`^(TEL|EMAIL|ADR);TYPE=`, func(l string) string {
-		head, v, _ := cutUnquoted(l)
+		head, v := splitLine(l)
 		return strings.ToLower(head) + ":" + v
 	})},
 	{"RRULE lower-case", each(`^RRULE:`, func(l string) string { return "RRULE:" + strings.ToLower(l[6:]) })},
@@ -104,18 +103,18 @@ var serverRewrites = []rewrite{
 	{"vCard 3 BDAY in basic form", sub(`^BDAY:(\d{4})-(\d\d)-(\d\d)$`, "BDAY:$1$2$3")},
 	{"vCard 4 BDAY in extended form", sub(`^BDAY:(\d{4})(\d\d)(\d\d)$`, "BDAY:$1-$2-$3")},
 	{"REV in extended form", sub(`^REV:(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$`, "REV:${1}-${2}-${3}T${4}:${5}:${6}Z")},
-	{"EXDATE in UTC", toUTC("EXDATE", false)},
-	{"EXDATE in UTC, one line per date", toUTC("EXDATE", true)},
+	{"EXDATE in UTC", inUTC("EXDATE", false)},
+	{"EXDATE in UTC, one line per date", inUTC("EXDATE", true)},
 	{"EXDATE one line per date", each(`^EXDATE;`, func(l string) string {
 		head, v, _ := strings.Cut(l, ":")
 		return head + ":" + strings.ReplaceAll(v, ",", "\r\n"+head+":")
 	})},
-	{"RDATE in UTC", toUTC("RDATE", false)},
+	{"RDATE in UTC", inUTC("RDATE", false)},
 	{"RDATE one line per date", each(`^RDATE;`, func(l string) string {
 		head, v, _ := strings.Cut(l, ":")
 		return head + ":" + strings.ReplaceAll(v, ",", "\r\n"+head+":")
 	})},
-	{"RECURRENCE-ID in UTC", toUTC("RECURRENCE-ID", false)},
+	{"RECURRENCE-ID in UTC", inUTC("RECURRENCE-ID", false)},
 	{"TZID quoted", sub(`;TZID=([^:;"]+)`, `;TZID="$1"`)},
 	// Time zones.
 	{"IANA VTIMEZONE dropped (RFC 7809)", zoneRewrite(true, func([]string) []string { return nil })},
@@ -156,18 +155,18 @@ var serverRewrites = []rewrite{
 	// Syntax.
 	{"PRODID replaced", sub(`^PRODID:.*$`, "PRODID:-//Example Corp.//CalDAV Server//EN")},
 	{"parameters reordered", each(`^[A-Z-]+;[^:]*;`, func(l string) string {
-		head, v, _ := cutUnquoted(l)
+		head, v := splitLine(l)
 		parts := strings.Split(head, ";")
 		slices.Reverse(parts[1:])
 		return strings.Join(parts, ";") + ":" + v
 	})},
 	{"parameter values quoted", sub(`;(TYPE|ROLE|PARTSTAT|CN)=([^";:,]+)([;:])`, `;$1="$2"$3`)},
 	{"vCard TYPE lists split into parameters", each(`^(TEL|EMAIL)[^:]*TYPE="?[a-zA-Z]+,`, func(l string) string {
-		head, v, _ := cutUnquoted(l)
+		head, v := splitLine(l)
 		return typeListRE.ReplaceAllString(head, "TYPE=$1;TYPE=$2") + ":" + v
 	})},
 	{"N trailing empty components dropped", sub(`^N:(.*?);*$`, "N:$1")},
-	{"properties reversed", func(_ model.Kind, lines []string) []string { return reverseProps(lines) }},
+	{"properties reversed", func(_ model.Kind, lines []string) []string { return reverseLines(lines) }},
 	{"components reordered", func(_ model.Kind, lines []string) []string { return reverseComponents(lines) }},
 }
 
@@ -182,12 +181,12 @@ var textRewrites = []struct {
 	f    func(string) string
 }{
 	{"LF line ends", func(s string) string { return strings.ReplaceAll(s, "\r\n", "\n") }},
-	{"folded at 60 octets anywhere", func(s string) string { return foldAt(s, 60, "\r\n ") }},
-	{"folded at 7 with tabs", func(s string) string { return foldAt(s, 7, "\r\n\t") }},
+	{"folded at 60 octets anywhere", func(s string) string { return fold(unfoldText(s), 60, "\r\n ") }},
+	{"folded at 7 with tabs", func(s string) string { return fold(unfoldText(s), 7, "\r\n\t") }},
 	{"base64 wrapped with spaces", func(s string) string {
 		return regexp.MustCompile(`(?m)^(PHOTO;ENCODING=b[^:]*:)(.*)\r$`).ReplaceAllStringFunc(unfoldText(s), func(l string) string {
 			i := strings.IndexByte(l, ':') + 1
-			return l[:i] + foldAt(l[i:len(l)-1], 76, "\r\n  ") + "\r"
+			return l[:i] + fold(l[i:len(l)-1], 76, "\r\n  ") + "\r"
 		})
 	}},
 	{"UTF-8 BOM", func(s string) string { return "\xef\xbb\xbf" + s }},
@@ -225,17 +224,17 @@ func TestServerRewritesOfGeneratedBodies(t *testing.T) {
 				continue
 			}
 			applied++
-			want, err := canon.Digest(b.kind, []byte(b.text))
+			want, err := Digest(b.kind, []byte(b.text))
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := canon.Digest(b.kind, []byte(out))
+			got, err := Digest(b.kind, []byte(out))
 			if err == nil && got == want {
 				continue
 			}
 			changed++
 			if first == nil {
-				first = canon.Diff(b.kind, []byte(b.text), []byte(out))
+				first = Diff(b.kind, []byte(b.text), []byte(out))
 				if err != nil {
 					first = []string{err.Error()}
 				}
@@ -264,40 +263,10 @@ func TestServerRewritesOfGeneratedBodies(t *testing.T) {
 // unfoldText joins folded lines of a CRLF body.
 func unfoldText(s string) string { return strings.ReplaceAll(s, "\r\n ", "") }
 
-// foldAt folds every line longer than width bytes with sep, splitting
-// anywhere, even inside a UTF-8 sequence, as some servers do.
-func foldAt(s string, width int, sep string) string {
-	var b strings.Builder
-	for _, l := range strings.SplitAfter(unfoldText(s), "\r\n") {
-		body := strings.TrimSuffix(l, "\r\n")
-		for len(body) > width {
-			b.WriteString(body[:width] + sep)
-			body = body[width:]
-		}
-		b.WriteString(body + l[len(strings.TrimSuffix(l, "\r\n")):])
-	}
-	return b.String()
-}
 
-// cutUnquoted splits a content line at the first ':' outside quotes.
-func cutUnquoted(l string) (head, value string, ok bool) {
-	quoted := false
-	for i := 0; i < len(l); i++ {
-		switch l[i] {
-		case '"':
-			quoted = !quoted
-		case ':':
-			if !quoted {
-				return l[:i], l[i+1:], true
-			}
-		}
-	}
-	return l, "", false
-}
-
-// reverseProps reverses the properties inside each component, keeping BEGIN
+// reverseLines reverses the properties inside each component, keeping BEGIN
 // and END lines and nested components in place.
-func reverseProps(lines []string) []string {
+func reverseLines(lines []string) []string {
 	var out, run []string
 	flush := func() {
 		slices.Reverse(run)

@@ -1,4 +1,4 @@
-package canon_test
+package canon
 
 import (
 	"fmt"
@@ -119,9 +119,9 @@ func splitUnescapedComma(v string) []string {
 
 var dtRE = regexp.MustCompile(`^(EXDATE|RDATE|RECURRENCE-ID);TZID=([^:;]+):(.*)$`)
 
-// toUTC gives EXDATE, RDATE or RECURRENCE-ID (name) in UTC instead of its
+// inUTC gives EXDATE, RDATE or RECURRENCE-ID (name) in UTC instead of its
 // IANA zone, split into one line per value when split is set.
-func toUTC(name string, split bool) func(model.Kind, []string) []string {
+func inUTC(name string, split bool) func(model.Kind, []string) []string {
 	return func(_ model.Kind, lines []string) []string {
 		var out []string
 		for _, l := range lines {

@@ -134,13 +134,19 @@ func TestContactListForms(t *testing.T) {
 		"CATEGORIES escaped comma":    regexp.MustCompile(`(?m)^CATEGORIES:.*\\, `),
 		"NICKNAME":                    regexp.MustCompile(`(?m)^NICKNAME:`),
 	}
+	requireForms(t, g, model.KindContact, 300, forms)
+}
+
+// requireForms wants each form to occur in some of n generated items of kind k.
+func requireForms(t *testing.T, g *Generator, k model.Kind, n int, forms map[string]*regexp.Regexp) {
+	t.Helper()
 	for name, re := range forms {
 		found := false
-		for i := 0; i < 300 && !found; i++ {
-			found = re.Match(unfoldCRLF(g.Item("user", model.KindContact, i, i%3).Body))
+		for i := 0; i < n && !found; i++ {
+			found = re.Match(unfoldCRLF(g.Item("user", k, i, i%3).Body))
 		}
 		if !found {
-			t.Errorf("no generated contact has %s (%s)", name, re)
+			t.Errorf("no generated %s has %s (%s)", k, name, re)
 		}
 	}
 }
@@ -224,15 +230,7 @@ func TestCalendarParse(t *testing.T) {
 		"DURATION in a zone":       regexp.MustCompile(`(?ms)^DTSTART;TZID=[^\r]*\r\nDURATION:PT\d+M\r$`),
 		"CATEGORIES escaped comma": regexp.MustCompile(`(?m)^CATEGORIES:.*\\, `),
 	}
-	for name, re := range forms {
-		found := false
-		for i := 0; i < 400 && !found; i++ {
-			found = re.Match(unfoldCRLF(g.Item("user", model.KindEvent, i, i%2).Body))
-		}
-		if !found {
-			t.Errorf("no generated event has %s (%s)", name, re)
-		}
-	}
+	requireForms(t, g, model.KindEvent, 400, forms)
 	if seen["note-bytes"] < 4<<10 {
 		t.Errorf("longest note is %d bytes: want the profile's long notes too", seen["note-bytes"])
 	}
