@@ -346,3 +346,18 @@ func TestConcurrentDigest(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// TestDiffMissingComponentOnce: a lost component is one line, not one per
+// component inside it.
+func TestDiffMissingComponentOnce(t *testing.T) {
+	i := strings.Index(corpusEvent, "BEGIN:VTIMEZONE\r\nTZID:Customized")
+	j := strings.Index(corpusEvent, "BEGIN:VEVENT")
+	got := corpusEvent[:i] + corpusEvent[j:]
+	d := Diff(model.KindEvent, []byte(corpusEvent), []byte(got))
+	if len(d) != 1 || d[0] != "VTIMEZONE[TZID=Customized Time Zone]: component missing" {
+		t.Errorf("Diff = %q", d)
+	}
+	if d := Diff(model.KindEvent, []byte(got), []byte(corpusEvent)); len(d) != 1 || d[0] != "VTIMEZONE[TZID=Customized Time Zone]: unexpected component" {
+		t.Errorf("reverse Diff = %q", d)
+	}
+}

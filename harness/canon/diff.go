@@ -53,19 +53,39 @@ func Diff(kind model.Kind, want, got []byte) []string {
 }
 
 // pairComponents calls f for each component path of want and got, in want's
-// order then got's extra ones, with nil for the side that lacks it.
+// order then got's extra ones, with nil for the side that lacks it. The
+// components inside one that a side lacks are not reported again.
 func pairComponents(wc, gc []flatComp, f func(path string, w, g *flatComp)) {
 	gotByPath := make(map[string]*flatComp, len(gc))
 	for i := range gc {
 		gotByPath[gc[i].path] = &gc[i]
 	}
-	seen := map[string]bool{}
+	wantByPath := make(map[string]bool, len(wc))
 	for i := range wc {
-		seen[wc[i].path] = true
-		f(wc[i].path, &wc[i], gotByPath[wc[i].path])
+		wantByPath[wc[i].path] = true
+	}
+	var lacking []string // paths of components one side lacks
+	inside := func(path string) bool {
+		for _, l := range lacking {
+			if strings.HasPrefix(path, l+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	for i := range wc {
+		g := gotByPath[wc[i].path]
+		if inside(wc[i].path) {
+			continue
+		}
+		if g == nil {
+			lacking = append(lacking, wc[i].path)
+		}
+		f(wc[i].path, &wc[i], g)
 	}
 	for i := range gc {
-		if !seen[gc[i].path] {
+		if !wantByPath[gc[i].path] && !inside(gc[i].path) {
+			lacking = append(lacking, gc[i].path)
 			f(gc[i].path, nil, &gc[i])
 		}
 	}

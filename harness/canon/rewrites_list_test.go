@@ -263,7 +263,6 @@ func TestServerRewritesOfGeneratedBodies(t *testing.T) {
 // unfoldText joins folded lines of a CRLF body.
 func unfoldText(s string) string { return strings.ReplaceAll(s, "\r\n ", "") }
 
-
 // reverseLines reverses the properties inside each component, keeping BEGIN
 // and END lines and nested components in place.
 func reverseLines(lines []string) []string {
