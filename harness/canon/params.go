@@ -10,6 +10,7 @@ import (
 type pval struct {
 	name []byte
 	val  span
+	kind paramKind
 }
 
 // nparam is one normalised parameter: its name and its values,
@@ -112,7 +113,7 @@ func (w *work) addParam(name, v []byte, kind paramKind) {
 	default:
 		w.pbuf = w.appendParamText(w.pbuf, v)
 	}
-	w.pv = append(w.pv, pval{name: name, val: span{int32(start), int32(len(w.pbuf))}})
+	w.pv = append(w.pv, pval{name: name, val: span{int32(start), int32(len(w.pbuf))}, kind: kind})
 }
 
 // appendParamText appends a parameter value in NFC; parameter values have no
@@ -177,7 +178,7 @@ func (w *work) groupParams() {
 				break
 			}
 			if c == 0 {
-				k := paramKinds[string(pv[j].name)]
+				k := pv[j].kind
 				if (k != pTypeSet && k != pUpperSet) || bytes.Compare(buf[pv[j-1].val.lo:pv[j-1].val.hi], buf[pv[j].val.lo:pv[j].val.hi]) <= 0 {
 					break
 				}
@@ -189,7 +190,7 @@ func (w *work) groupParams() {
 	out := pv[:0]
 	for i, p := range pv {
 		if i > 0 && bytes.Equal(p.name, pv[i-1].name) {
-			if k := paramKinds[string(p.name)]; (k == pTypeSet || k == pUpperSet) &&
+			if k := p.kind; (k == pTypeSet || k == pUpperSet) &&
 				bytes.Equal(buf[p.val.lo:p.val.hi], buf[out[len(out)-1].val.lo:out[len(out)-1].val.hi]) {
 				continue
 			}

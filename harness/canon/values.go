@@ -158,16 +158,6 @@ func parseDateTime(v []byte) (dt dateTime, ok bool) {
 	if len(v) != 8 && len(v) != 15 && len(v) != 16 {
 		return dt, false
 	}
-	num := func(b []byte) int {
-		n := 0
-		for _, c := range b {
-			if c < '0' || c > '9' {
-				return -1
-			}
-			n = n*10 + int(c-'0')
-		}
-		return n
-	}
 	dt.y, dt.mo, dt.d = num(v[0:4]), num(v[4:6]), num(v[6:8])
 	if dt.y < 0 || dt.mo < 1 || dt.mo > 12 || dt.d < 1 || dt.d > daysIn(dt.y, dt.mo) {
 		return dt, false
@@ -192,8 +182,29 @@ func parseDateTime(v []byte) (dt dateTime, ok bool) {
 	return dt, true
 }
 
+// num reads a run of decimal digits; -1 when b holds anything else.
+func num(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
 func daysIn(y, m int) int {
-	return time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+	switch m {
+	case 4, 6, 9, 11:
+		return 30
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	}
+	return 31
 }
 
 // appendDateTime appends a parsed DATE or DATE-TIME in its basic form.
