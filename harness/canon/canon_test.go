@@ -361,3 +361,21 @@ func TestDiffMissingComponentOnce(t *testing.T) {
 		t.Errorf("reverse Diff = %q", d)
 	}
 }
+
+// TestIANAZones: the embedded database decides which TZIDs are IANA zones,
+// by exact name.
+func TestIANAZones(t *testing.T) {
+	for tzid, want := range map[string]bool{
+		"Europe/Berlin": true, "America/New_York": true, "UTC": true, "Etc/GMT+5": true, "US/Eastern": true,
+		"europe/berlin": false, "W. Europe Standard Time": false, "Customized Time Zone": false,
+		"/mozilla.org/20050126_1/Europe/Berlin": false, "": false, "../../etc/passwd": false,
+	} {
+		if got := isIANA([]byte(tzid)); got != want {
+			t.Errorf("isIANA(%q) = %v, want %v", tzid, got, want)
+		}
+	}
+	berlin := zones.lookup([]byte("Europe/Berlin"))
+	if got := toUTC(dateTime{y: 2024, mo: 7, d: 1, h: 12, hasTime: true}, berlin); got.h != 10 || !got.utc {
+		t.Errorf("12:00 Europe/Berlin in July = %+v, want 10:00Z", got)
+	}
+}

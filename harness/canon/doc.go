@@ -8,7 +8,8 @@
 // Digest is the first 16 bytes of the SHA-256 of Canonical. Diff lists the
 // property differences of two bodies; Compare says whether a served body
 // differs from the written one only by rewrites the server manages, or by
-// damage.
+// damage. Both take raw or canonical bodies (an observation keeps canonical
+// ones). A digest reuses pooled buffers and allocates nothing.
 //
 // # Syntax
 //
@@ -40,8 +41,9 @@
 //     KIND lower-case; so are enumerated parameters (CUTYPE, PARTSTAT, ROLE,
 //     RSVP, RELATED, RANGE, RELTYPE, FBTYPE, VALUE, SCHEDULE-AGENT,
 //     SCHEDULE-FORCE-SEND, DISPLAY, FEATURE, CHARSET upper; ENCODING,
-//     LANGUAGE, FMTTYPE, MEDIATYPE lower). vCard TYPE is a lower-case set,
-//     however it was split, quoted or repeated.
+//     LANGUAGE, FMTTYPE, MEDIATYPE, CALSCALE lower; PREF an integer;
+//     SCHEDULE-STATUS a set). vCard TYPE is a lower-case set, however it was
+//     split, quoted or repeated. Other parameter values are text in NFC.
 //   - URIs and CAL-ADDRESSes (ATTENDEE, ORGANIZER, URL, ATTACH, TZURL,
 //     CONFERENCE, IMAGE, SOURCE; vCard URL, PHOTO, LOGO, SOUND, KEY, GEO,
 //     IMPP, MEMBER, RELATED, CALURI, CALADRURI, FBURL, SOURCE, and any
@@ -99,8 +101,9 @@
 // TZID means the database's zone, whatever definition a device or server
 // attached (RFC 7809 lets servers substitute or strip them). A VTIMEZONE for
 // any other TZID (a Windows or Outlook name, a made-up one) is the only
-// definition of that zone, so it is compared like any component, unless
-// nothing refers to it (then it means nothing and is dropped). A local time
+// definition of that zone, so it is compared like any component, unless no
+// TZID parameter outside the VTIMEZONEs refers to it (then it means nothing
+// and is dropped). A local time
 // that a daylight-saving change skips or repeats converts as Go's time.Date
 // resolves it.
 //
