@@ -1,26 +1,12 @@
-// Package canon gives vCard and iCalendar bodies a canonical text, so that two
-// bodies with equal meaning have equal digests however a server re-serialised
-// them, and any change to a property a device wrote changes the digest.
-//
-// The canonical text unfolds lines, upper-cases property, parameter and group
-// names, removes parameter quoting, merges and sorts parameters, normalises
-// value escaping, sorts properties within each component and sorts components.
-// It drops what servers add or rewrite on their own:
-//   - PRODID, in any component;
-//   - CALSCALE:GREGORIAN on VCALENDAR (the default calendar scale);
-//   - VTIMEZONE components (servers may add, replace or strip time zone
-//     definitions, RFC 7809); the TZID references on properties stay.
-//
-// VERSION stays, and so does every other property. Photos and app data have
-// no canonical form other than their bytes.
 package canon
 
 import (
+	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"slices"
-	"strings"
+	"sync"
 
 	"github.com/firedrill/firedrill/harness/model"
 )
@@ -31,356 +17,308 @@ import (
 // contacts, a VCALENDAR with a VEVENT, VTODO or VJOURNAL for events, to-dos and
 // notes). Canonical is idempotent: Canonical of a canonical text is itself.
 func Canonical(kind model.Kind, body []byte) ([]byte, error) {
-	tree, err := parseKind(kind, body)
+	if !kind.Semantic() {
+		if err := checkKind(kind); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	w := getWork()
+	defer putWork(w)
+	text, err := w.canonical(kind, body)
 	if err != nil {
 		return nil, err
 	}
-	if tree == nil {
-		return body, nil
-	}
-	return []byte(tree.render()), nil
+	return bytes.Clone(text), nil
 }
 
 // Digest returns the first 16 bytes of the SHA-256 of Canonical(kind, body).
 func Digest(kind model.Kind, body []byte) (model.Digest, error) {
-	c, err := Canonical(kind, body)
-	if err != nil {
-		return model.Digest{}, err
-	}
-	sum := sha256.Sum256(c)
 	var d model.Digest
-	copy(d[:], sum[:len(d)])
+	if !kind.Semantic() {
+		if err := checkKind(kind); err != nil {
+			return d, err
+		}
+		sum := sha256.Sum256(body)
+		copy(d[:], sum[:])
+		return d, nil
+	}
+	w := getWork()
+	defer putWork(w)
+	text, err := w.canonical(kind, body)
+	if err != nil {
+		return d, err
+	}
+	sum := sha256.Sum256(text)
+	copy(d[:], sum[:])
 	return d, nil
 }
 
-// doc is a normalised body: its top-level components, each normalised.
-type doc struct {
-	comps []*ncomp
+func checkKind(kind model.Kind) error {
+	switch kind {
+	case model.KindContact, model.KindEvent, model.KindTodo, model.KindNote, model.KindPhoto, model.KindAppData:
+		return nil
+	}
+	return fmt.Errorf("canonicalise %s: unknown kind; want one of contact, event, todo, note, photo, appdata", kind)
 }
 
-// ncomp is a normalised component: rendered property lines, sorted, and
-// normalised children, sorted by their rendering.
-type ncomp struct {
-	name     string
-	lines    []string // sorted canonical property lines
-	children []*ncomp // sorted by rendering
-	text     string   // the component's full rendering
+// work is the scratch space of one canonicalisation. Every buffer is reused
+// across bodies through a pool, so a digest allocates next to nothing.
+type work struct {
+	// parse
+	src      []byte // the body's logical lines, unfolded; names upper-cased in place
+	logical  []logicalLine
+	props    []rawProp
+	params   []rawParam
+	pvals    []span
+	comps    []rawComp
+	propIdx  []int32
+	childIdx []int32
+	stack    []int32
+
+	// normalisation
+	pv        []pval
+	pbuf      []byte
+	np        []nparam
+	head      []byte
+	head2     []byte
+	val       []byte
+	tmp, tmp2 []byte
+	rparts    []byte
+	rspans    []span
+	items     []span
+	setBuf    []byte
+	tzRefs    []span // TZID parameter values outside VTIMEZONE, NFC, in tzBuf
+	tzBuf     []byte
+	out       []byte // canonical lines
+	lineStart int
+	lineSpans []kspan
+	txt       []byte // component texts
+	kids      []kspan
+	final     []byte
+	nfcSegs   map[string]bool // segmentNFC's answers
 }
 
-// parseKind parses and normalises body for kind; it returns nil, nil for
-// kinds compared byte for byte.
-func parseKind(kind model.Kind, body []byte) (*doc, error) {
-	var format, top string
-	var vcard bool
+var workPool = sync.Pool{New: func() any { return new(work) }}
+
+// maxPooled bounds the buffers a pooled workspace keeps: one huge body must
+// not pin its memory for the rest of the run.
+const maxPooled = 4 << 20
+
+func getWork() *work { return workPool.Get().(*work) }
+
+func putWork(w *work) {
+	if cap(w.src) > maxPooled || cap(w.out) > maxPooled || cap(w.txt) > maxPooled {
+		return
+	}
+	w.src, w.logical, w.props, w.params, w.pvals = w.src[:0], w.logical[:0], w.props[:0], w.params[:0], w.pvals[:0]
+	w.comps, w.tzRefs, w.out, w.lineSpans, w.txt, w.kids, w.final = w.comps[:0], w.tzRefs[:0], w.out[:0], w.lineSpans[:0], w.txt[:0], w.kids[:0], w.final[:0]
+	workPool.Put(w)
+}
+
+// canonical parses body as kind and returns its canonical text, valid until
+// w is reused.
+func (w *work) canonical(kind model.Kind, body []byte) ([]byte, error) {
+	format, top, want, vcard := "icalendar", "VCALENDAR", "", false
 	switch kind {
 	case model.KindContact:
 		format, top, vcard = "vcard", "VCARD", true
-	case model.KindEvent, model.KindTodo, model.KindNote:
-		format, top = "icalendar", "VCALENDAR"
-	case model.KindPhoto, model.KindAppData:
-		return nil, nil
-	default:
-		return nil, fmt.Errorf("canonicalise %s: unknown kind; want one of contact, event, todo, note, photo, appdata", kind)
+	case model.KindEvent:
+		want = "VEVENT"
+	case model.KindTodo:
+		want = "VTODO"
+	case model.KindNote:
+		want = "VJOURNAL"
 	}
-	comps, err := parseBody(format, body)
-	if err != nil {
+	if err := w.parse(format, body); err != nil {
 		return nil, err
 	}
-	for _, c := range comps {
-		if c.name != top {
-			return nil, fmt.Errorf("parse %s: top-level component is %s, want %s", format, c.name, top)
+	ntop := 0
+	for i := range w.comps {
+		c := &w.comps[i]
+		if c.parent >= 0 {
+			continue
+		}
+		ntop++
+		if name := w.src[c.name.lo:c.name.hi]; string(name) != top {
+			return nil, fmt.Errorf("parse %s: top-level component is %s, want %s", format, name, top)
 		}
 	}
-	if !vcard && len(comps) > 1 {
-		return nil, fmt.Errorf("parse %s: %d VCALENDAR components, want one", format, len(comps))
-	}
-	d := &doc{}
-	for _, c := range comps {
-		d.comps = append(d.comps, normalise(c, vcard, nil))
-	}
 	if !vcard {
-		want := map[model.Kind]string{model.KindEvent: "VEVENT", model.KindTodo: "VTODO", model.KindNote: "VJOURNAL"}[kind]
+		if ntop > 1 {
+			return nil, fmt.Errorf("parse %s: %d VCALENDAR components, want one", format, ntop)
+		}
 		found := false
-		for _, ch := range d.comps[0].children {
-			found = found || ch.name == want
+		for _, ch := range w.childIdx[w.comps[0].children : w.comps[0].children+w.comps[0].nchld] {
+			c := w.comps[ch]
+			found = found || string(w.src[c.name.lo:c.name.hi]) == want
 		}
 		if !found {
 			return nil, fmt.Errorf("parse %s: no %s component in the VCALENDAR (a %s must have one)", format, want, kind)
 		}
+		w.collectTZRefs()
 	}
-	slices.SortFunc(d.comps, func(a, b *ncomp) int { return strings.Compare(a.text, b.text) })
-	return d, nil
+	w.kids = w.kids[:0]
+	for i := range w.comps {
+		if w.comps[i].parent < 0 {
+			w.kids = append(w.kids, w.keyed(w.txt, w.render(int32(i), vcard)))
+		}
+	}
+	if len(w.kids) == 1 {
+		return w.txt[w.kids[0].lo:w.kids[0].hi], nil
+	}
+	w.sortSpans(w.kids, w.txt)
+	w.final = w.final[:0]
+	for _, k := range w.kids {
+		w.final = append(w.final, w.txt[k.lo:k.hi]...)
+	}
+	return w.final, nil
 }
 
-// render returns the document's canonical text.
-func (d *doc) render() string {
-	var b strings.Builder
-	for _, c := range d.comps {
-		b.WriteString(c.text)
-	}
-	return b.String()
-}
-
-// normalise turns a parsed component into its canonical form. parent is nil
-// for a top-level component.
-func normalise(c *component, vcard bool, parent *component) *ncomp {
-	n := &ncomp{name: c.name}
-	for _, p := range c.props {
-		if ignored(c, p) {
+// collectTZRefs records the TZID parameter values used outside VTIMEZONE
+// components: the zones whose definitions matter.
+func (w *work) collectTZRefs() {
+	w.tzRefs, w.tzBuf = w.tzRefs[:0], w.tzBuf[:0]
+	for i := range w.props {
+		p := &w.props[i]
+		if w.comps[p.comp].inTimezone {
 			continue
 		}
-		n.lines = append(n.lines, propLines(p, vcard)...)
-	}
-	slices.Sort(n.lines)
-	for _, ch := range c.children {
-		if !vcard && c.name == "VCALENDAR" && ch.name == "VTIMEZONE" {
-			continue
-		}
-		n.children = append(n.children, normalise(ch, vcard, c))
-	}
-	slices.SortFunc(n.children, func(a, b *ncomp) int { return strings.Compare(a.text, b.text) })
-	var b strings.Builder
-	b.WriteString("BEGIN:" + n.name + "\n")
-	for _, l := range n.lines {
-		b.WriteString(l)
-		b.WriteByte('\n')
-	}
-	for _, ch := range n.children {
-		b.WriteString(ch.text)
-	}
-	b.WriteString("END:" + n.name + "\n")
-	n.text = b.String()
-	return n
-}
-
-// ignored reports whether a property is one servers add or rewrite on their
-// own, which the canonical form drops.
-func ignored(c *component, p prop) bool {
-	switch p.name {
-	case "PRODID":
-		return true
-	case "CALSCALE":
-		return c.name == "VCALENDAR" && strings.EqualFold(strings.TrimSpace(p.value), "GREGORIAN")
-	}
-	return false
-}
-
-// Properties whose values have a structure of ';'-separated components
-// (RFC 6350 section 6, RFC 5545 section 3.8): an escaped "\;" differs from a
-// separator there, while elsewhere both mean a literal ';'.
-var structured = map[string]bool{
-	"N": true, "ADR": true, "ORG": true, "GENDER": true, "CLIENTPIDMAP": true,
-	"GEO": true, "REQUEST-STATUS": true,
-}
-
-// Properties whose values are RECUR rules: parts in any order, no escaping.
-var recur = map[string]bool{"RRULE": true, "EXRULE": true}
-
-// Properties whose values are comma-separated date or date-time lists, which
-// servers may merge into one property or split into several.
-var dateList = map[string]bool{"EXDATE": true, "RDATE": true}
-
-// iCalendar properties whose default value type is DATE-TIME, for which an
-// explicit VALUE=DATE-TIME says nothing.
-var dateTimeDefault = map[string]bool{
-	"DTSTART": true, "DTEND": true, "DUE": true, "RECURRENCE-ID": true, "EXDATE": true,
-	"RDATE": true, "DTSTAMP": true, "CREATED": true, "LAST-MODIFIED": true, "COMPLETED": true,
-}
-
-// propLines returns the canonical lines of one property: one line, or one per
-// date for a date list.
-func propLines(p prop, vcard bool) []string {
-	params := normParams(p, vcard)
-	head := p.name
-	if p.group != "" {
-		head = p.group + "." + p.name
-	}
-	head += renderParams(params)
-	encoding := ""
-	for _, pm := range params {
-		if pm.name == "ENCODING" && len(pm.values) > 0 {
-			encoding = pm.values[0]
-		}
-	}
-	switch {
-	case encoding == "b" || encoding == "base64":
-		return []string{head + ":" + normBase64(p.value)}
-	case recur[p.name] && !vcard:
-		return []string{head + ":" + normRecur(p.value)}
-	case dateList[p.name] && !vcard:
-		var out []string
-		for _, v := range strings.Split(p.value, ",") {
-			out = append(out, head+":"+strings.ToUpper(strings.TrimSpace(v)))
-		}
-		return out
-	case dateTimeDefault[p.name] && !vcard:
-		return []string{head + ":" + strings.ToUpper(strings.TrimSpace(p.value))}
-	case structured[p.name]:
-		parts := splitUnescaped(p.value, ';')
-		for len(parts) > 1 && parts[len(parts)-1] == "" {
-			parts = parts[:len(parts)-1]
-		}
-		for i, s := range parts {
-			parts[i] = escape(unescape(s), true)
-		}
-		return []string{head + ":" + strings.Join(parts, ";")}
-	default:
-		return []string{head + ":" + escape(unescape(p.value), false)}
-	}
-}
-
-// normParams merges repeated parameters, normalises the values whose case
-// does not matter, drops parameters that restate a default, and sorts them by
-// name.
-func normParams(p prop, vcard bool) []param {
-	byName := map[string][]string{}
-	var names []string
-	for _, pm := range p.params {
-		if _, ok := byName[pm.name]; !ok {
-			names = append(names, pm.name)
-		}
-		byName[pm.name] = append(byName[pm.name], pm.values...)
-	}
-	var out []param
-	for _, name := range names {
-		vals := byName[name]
-		switch name {
-		case "TYPE":
-			// TYPE values are a case-insensitive set (RFC 6350 section 5.6),
-			// written as repeated parameters, a list, or a quoted list.
-			var set []string
-			for _, v := range vals {
-				for _, t := range strings.Split(v, ",") {
-					set = append(set, strings.ToLower(t))
+		for j := p.params; j < p.params+p.npar; j++ {
+			pm := &w.params[j]
+			if pm.name.lo >= 0 && string(w.src[pm.name.lo:pm.name.hi]) == "TZID" {
+				for k := pm.vals; k < pm.vals+pm.nval; k++ {
+					start := len(w.tzBuf)
+					w.tzBuf = w.appendParamText(w.tzBuf, w.src[w.pvals[k].lo:w.pvals[k].hi])
+					w.tzRefs = append(w.tzRefs, span{int32(start), int32(len(w.tzBuf))})
 				}
 			}
-			vals = set
-			slices.Sort(vals)
-			vals = slices.Compact(vals)
-		case "ENCODING":
-			for i, v := range vals {
-				vals[i] = strings.ToLower(v)
-			}
-		case "VALUE":
-			for i, v := range vals {
-				vals[i] = strings.ToUpper(v)
-			}
-			if !vcard && len(vals) == 1 && vals[0] == "DATE-TIME" && dateTimeDefault[p.name] {
-				continue
-			}
-		}
-		out = append(out, param{name: name, values: vals})
-	}
-	slices.SortFunc(out, func(a, b param) int { return strings.Compare(a.name, b.name) })
-	return out
-}
-
-// renderParams writes parameters as ";NAME=v1,v2", quoting values that hold
-// a ';', ':' or ','.
-func renderParams(params []param) string {
-	var b strings.Builder
-	for _, pm := range params {
-		b.WriteString(";" + pm.name + "=")
-		for i, v := range pm.values {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			if strings.ContainsAny(v, ";:,") {
-				b.WriteString(`"` + v + `"`)
-			} else {
-				b.WriteString(v)
-			}
 		}
 	}
-	return b.String()
 }
 
-// normBase64 re-encodes inline binary data in standard padded base64 without
-// whitespace; data that does not decode stays as it was.
-func normBase64(v string) string {
-	clean := strings.Map(func(r rune) rune {
-		if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
-			return -1
-		}
-		return r
-	}, v)
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
-		if b, err := enc.DecodeString(clean); err == nil {
-			return base64.StdEncoding.EncodeToString(b)
-		}
-	}
-	return escape(unescape(v), false)
-}
-
-// normRecur upper-cases a RECUR value's parts and sorts them.
-func normRecur(v string) string {
-	parts := strings.Split(strings.ToUpper(strings.TrimSpace(v)), ";")
-	parts = slices.DeleteFunc(parts, func(s string) bool { return s == "" })
-	slices.Sort(parts)
-	return strings.Join(parts, ";")
-}
-
-// splitUnescaped splits s at every sep not preceded by an escaping backslash.
-func splitUnescaped(s string, sep byte) []string {
-	var out []string
-	start := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case sep:
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, s[start:])
-}
-
-// unescape resolves the text escapes \\ \n \N \, \; (RFC 6350 section 3.4,
-// RFC 5545 section 3.3.11). Unknown escapes are kept as written.
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i+1 == len(s) {
-			b.WriteByte(c)
+// keepTimezone reports whether a VTIMEZONE belongs in the canonical form:
+// only a custom zone (its TZID not in the IANA database) that something
+// refers to. An IANA zone means the database's definition, whatever a device
+// or server wrote (RFC 7809); an unreferenced definition means nothing.
+func (w *work) keepTimezone(ci int32) bool {
+	c := &w.comps[ci]
+	for _, pi := range w.propIdx[c.props : c.props+c.nprops] {
+		p := &w.props[pi]
+		if string(w.src[p.name.lo:p.name.hi]) != "TZID" {
 			continue
 		}
-		i++
-		switch s[i] {
-		case '\\', ',', ';':
-			b.WriteByte(s[i])
-		case 'n', 'N':
-			b.WriteByte('\n')
-		default:
-			b.WriteByte('\\')
-			b.WriteByte(s[i])
+		w.val = w.appendText(w.val[:0], w.src[p.value.lo:p.value.hi], escSingle)
+		w.tmp = unescape(w.tmp[:0], w.val)
+		if isIANA(w.tmp) {
+			return false
 		}
+		for _, r := range w.tzRefs {
+			if bytes.Equal(w.tzBuf[r.lo:r.hi], w.tmp) {
+				return true
+			}
+		}
+		return false
 	}
-	return b.String()
+	return true // no TZID: a malformed zone, compared as written
 }
 
-// escape writes a value in the canonical escaping: backslash and newline
-// always, ';' too within a structured value's component.
-func escape(s string, semicolon bool) string {
-	if !strings.ContainsAny(s, "\\\n;") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\\':
-			b.WriteString(`\\`)
-		case c == '\n':
-			b.WriteString(`\n`)
-		case c == ';' && semicolon:
-			b.WriteString(`\;`)
-		default:
-			b.WriteByte(c)
+// render writes the canonical text of component ci into w.txt and returns
+// its span: BEGIN, the sorted canonical lines (defaults made explicit), the
+// children's texts sorted, END; CRLF line ends.
+func (w *work) render(ci int32, vcard bool) span {
+	c := w.comps[ci]
+	name := w.src[c.name.lo:c.name.hi]
+	v3 := false
+	if vcard {
+		for _, pi := range w.propIdx[c.props : c.props+c.nprops] {
+			p := &w.props[pi]
+			if string(w.src[p.name.lo:p.name.hi]) == "VERSION" {
+				v3 = string(bytes.TrimSpace(w.src[p.value.lo:p.value.hi])) == "3.0"
+			}
 		}
 	}
-	return b.String()
+	outStart, linesStart := len(w.out), len(w.lineSpans)
+	defaults := defaultsOf[string(name)]
+	var seen uint32 // bit i: the component has defaults[i].prop
+	for _, pi := range w.propIdx[c.props : c.props+c.nprops] {
+		p := &w.props[pi]
+		pname := w.src[p.name.lo:p.name.hi]
+		if string(pname) == "PRODID" {
+			continue
+		}
+		for i, d := range defaults {
+			if d.prop == string(pname) {
+				seen |= 1 << i
+			}
+		}
+		w.emitProp(p, vcard, v3)
+	}
+	for i, d := range defaults {
+		if seen&(1<<i) == 0 {
+			w.lineStart = len(w.out)
+			w.out = append(w.out, d.line...)
+			w.endLine()
+		}
+	}
+	lines := w.lineSpans[linesStart:]
+	w.sortSpans(lines, w.out)
+
+	kidsStart := len(w.kids)
+	for _, ch := range w.childIdx[c.children : c.children+c.nchld] {
+		if !vcard && c.parent < 0 && string(w.src[w.comps[ch].name.lo:w.comps[ch].name.hi]) == "VTIMEZONE" && !w.keepTimezone(ch) {
+			continue
+		}
+		sp := w.render(ch, vcard)
+		w.kids = append(w.kids, w.keyed(w.txt, sp))
+	}
+	kids := w.kids[kidsStart:]
+	w.sortSpans(kids, w.txt)
+
+	start := len(w.txt)
+	w.txt = append(w.txt, "BEGIN:"...)
+	w.txt = append(w.txt, name...)
+	w.txt = append(w.txt, "\r\n"...)
+	for _, l := range lines {
+		w.txt = append(w.txt, w.out[l.lo:l.hi]...)
+		w.txt = append(w.txt, "\r\n"...)
+	}
+	for _, k := range kids {
+		w.txt = append(w.txt, w.txt[k.lo:k.hi]...)
+	}
+	w.txt = append(w.txt, "END:"...)
+	w.txt = append(w.txt, name...)
+	w.txt = append(w.txt, "\r\n"...)
+	w.kids = w.kids[:kidsStart]
+	w.lineSpans = w.lineSpans[:linesStart]
+	w.out = w.out[:outStart]
+	return span{int32(start), int32(len(w.txt))}
+}
+
+// kspan is a span with its first 8 bytes as a big-endian number, zero
+// padded: ordering by key, then by bytes, is ordering by bytes, and most
+// comparisons end at the key.
+type kspan struct {
+	key uint64
+	span
+}
+
+// keyed returns s of buf with its key.
+func (w *work) keyed(buf []byte, s span) kspan {
+	var k [8]byte
+	copy(k[:], buf[s.lo:s.hi])
+	return kspan{binary.BigEndian.Uint64(k[:]), s}
+}
+
+// sortSpans sorts spans of buf by their bytes.
+func (w *work) sortSpans(s []kspan, buf []byte) {
+	slices.SortFunc(s, func(a, b kspan) int {
+		if a.key != b.key {
+			if a.key < b.key {
+				return -1
+			}
+			return 1
+		}
+		return bytes.Compare(buf[a.lo:a.hi], buf[b.lo:b.hi])
+	})
 }

@@ -152,3 +152,95 @@ var samples = []sample{
 		"END:VJOURNAL\r\n" +
 		"END:VCALENDAR\r\n"},
 }
+
+// corpusEvent is a recurring event in an IANA zone with an exception in a
+// custom (non-IANA) zone: the body the rule cases below rewrite or damage.
+const corpusEvent = "BEGIN:VCALENDAR\r\n" +
+	"VERSION:2.0\r\n" +
+	"PRODID:-//firedrill//corpus//EN\r\n" +
+	"BEGIN:VTIMEZONE\r\n" +
+	"TZID:Europe/Berlin\r\n" +
+	"BEGIN:STANDARD\r\n" +
+	"DTSTART:19701025T030000\r\n" +
+	"TZOFFSETFROM:+0200\r\n" +
+	"TZOFFSETTO:+0100\r\n" +
+	"END:STANDARD\r\n" +
+	"END:VTIMEZONE\r\n" +
+	"BEGIN:VTIMEZONE\r\n" +
+	"TZID:Customized Time Zone\r\n" +
+	"BEGIN:STANDARD\r\n" +
+	"DTSTART:16011104T020000\r\n" +
+	"RRULE:FREQ=YEARLY;BYDAY=1SU;BYMONTH=11\r\n" +
+	"TZOFFSETFROM:-0230\r\n" +
+	"TZOFFSETTO:-0330\r\n" +
+	"END:STANDARD\r\n" +
+	"BEGIN:DAYLIGHT\r\n" +
+	"DTSTART:16010311T020000\r\n" +
+	"RRULE:FREQ=YEARLY;BYDAY=2SU;BYMONTH=3\r\n" +
+	"TZOFFSETFROM:-0330\r\n" +
+	"TZOFFSETTO:-0230\r\n" +
+	"END:DAYLIGHT\r\n" +
+	"END:VTIMEZONE\r\n" +
+	"BEGIN:VEVENT\r\n" +
+	"UID:corpus-1\r\n" +
+	"DTSTAMP:20240301T090000Z\r\n" +
+	"DTSTART;TZID=Europe/Berlin:20240304T093000\r\n" +
+	"DURATION:PT60M\r\n" +
+	"SUMMARY:Standup\r\n" +
+	"DESCRIPTION:Room 1\\, then lunch\r\n" +
+	"CATEGORIES:Work\\, Travel,Team\r\n" +
+	"RESOURCES:Projector,Whiteboard\r\n" +
+	"STATUS:CONFIRMED\r\n" +
+	"RRULE:FREQ=WEEKLY;BYDAY=MO,WE;UNTIL=20241231T230000Z\r\n" +
+	"EXDATE;TZID=Europe/Berlin:20240311T093000,20240313T093000\r\n" +
+	"EXDATE;TZID=Customized Time Zone:20240320T060000\r\n" +
+	"RDATE;TZID=Europe/Berlin:20240316T120000\r\n" +
+	"ATTENDEE;CN=Jürgen;PARTSTAT=ACCEPTED;ROLE=REQ-PARTICIPANT:mailto:j.weiss@example.de\r\n" +
+	"ORGANIZER:mailto:anna@example.de\r\n" +
+	"BEGIN:VALARM\r\n" +
+	"ACTION:DISPLAY\r\n" +
+	"DESCRIPTION:Reminder\r\n" +
+	"TRIGGER:-P1D\r\n" +
+	"END:VALARM\r\n" +
+	"END:VEVENT\r\n" +
+	"BEGIN:VEVENT\r\n" +
+	"UID:corpus-1\r\n" +
+	"DTSTAMP:20240301T090000Z\r\n" +
+	"RECURRENCE-ID;TZID=Europe/Berlin:20240306T093000\r\n" +
+	"DTSTART;TZID=Customized Time Zone:20240306T060000\r\n" +
+	"DTEND;TZID=Customized Time Zone:20240306T063000\r\n" +
+	"SUMMARY:Standup (moved)\r\n" +
+	"END:VEVENT\r\n" +
+	"END:VCALENDAR\r\n"
+
+// corpusCard3 and corpusCard4 are contacts with list values, structured
+// names and addresses, dates and a photo.
+const corpusCard3 = "BEGIN:VCARD\r\n" +
+	"VERSION:3.0\r\n" +
+	"UID:corpus-card-3\r\n" +
+	"FN:Anna Müller\r\n" +
+	"N:Müller;Anna;Maria,Luise;Dr.;\r\n" +
+	"NICKNAME:Anni,Nane\r\n" +
+	"ORG:Müller\\, Söhne & Co;Vertrieb\r\n" +
+	"EMAIL;TYPE=INTERNET,HOME:anna@example.de\r\n" +
+	"TEL;TYPE=CELL:+49 151 1234567\r\n" +
+	"ADR;TYPE=HOME:;;c/o Weiß,Hauptstraße 5\\, Hinterhaus;Berlin;;10115;Deutschland\r\n" +
+	"CATEGORIES:Familie,Work\\, Travel\r\n" +
+	"BDAY:1975-04-01\r\n" +
+	"PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRgABAQ==\r\n" +
+	"REV:2024-03-01T10:11:12Z\r\n" +
+	"X-SIDEKICK-RINGTONE:Jump\r\n" +
+	"END:VCARD\r\n"
+
+const corpusCard4 = "BEGIN:VCARD\r\n" +
+	"VERSION:4.0\r\n" +
+	"UID:urn:uuid:0e7c7a55-1f0b-4c43-8f5f-6f7e1d0a9b11\r\n" +
+	"KIND:individual\r\n" +
+	"FN:Léa Girard\r\n" +
+	"N:Girard;Léa;;;\r\n" +
+	"TEL;VALUE=uri;TYPE=\"cell,voice\":tel:+33-6-12-34-56-78\r\n" +
+	"TEL;VALUE=uri:tel:+33-1-23-45-67-89\r\n" +
+	"EMAIL;TYPE=work:lea@example.fr\r\n" +
+	"BDAY:19750401\r\n" +
+	"ANNIVERSARY:--0915\r\n" +
+	"END:VCARD\r\n"

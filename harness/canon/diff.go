@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/firedrill/firedrill/harness/model"
@@ -22,8 +23,8 @@ const maxShown = 60
 // reports sizes and the first differing byte. Diff returns nil when the two
 // are equal, and a line naming the problem when either does not parse.
 func Diff(kind model.Kind, want, got []byte) []string {
-	wd, werr := parseKind(kind, want)
-	gd, gerr := parseKind(kind, got)
+	wd, werr := canonicalTree(kind, want)
+	gd, gerr := canonicalTree(kind, got)
 	switch {
 	case werr != nil || gerr != nil:
 		var out []string
@@ -34,31 +35,60 @@ func Diff(kind model.Kind, want, got []byte) []string {
 			out = append(out, "got: "+gerr.Error())
 		}
 		return out
-	case wd == nil:
+	case !kind.Semantic():
 		return diffBytes(want, got)
 	}
-	wc, gc := flatten(wd), flatten(gd)
-	gotByPath := make(map[string]flatComp, len(gc))
-	for _, fc := range gc {
-		gotByPath[fc.path] = fc
-	}
 	var out []string
-	seen := map[string]bool{}
-	for _, fc := range wc {
-		seen[fc.path] = true
-		g, ok := gotByPath[fc.path]
-		if !ok {
-			out = append(out, prefix(fc.path)+"component missing")
+	pairComponents(flatten(wd), flatten(gd), func(path string, w, g *flatComp) {
+		switch {
+		case g == nil:
+			out = append(out, prefix(path)+"component missing")
+		case w == nil:
+			out = append(out, prefix(path)+"unexpected component")
+		default:
+			out = append(out, diffLines(prefix(path), w.lines, g.lines)...)
+		}
+	})
+	return out
+}
+
+// pairComponents calls f for each component path of want and got, in want's
+// order then got's extra ones, with nil for the side that lacks it. The
+// components inside one that a side lacks are not reported again.
+func pairComponents(wc, gc []flatComp, f func(path string, w, g *flatComp)) {
+	gotByPath := make(map[string]*flatComp, len(gc))
+	for i := range gc {
+		gotByPath[gc[i].path] = &gc[i]
+	}
+	wantByPath := make(map[string]bool, len(wc))
+	for i := range wc {
+		wantByPath[wc[i].path] = true
+	}
+	var lacking []string // paths of components one side lacks
+	inside := func(path string) bool {
+		for _, l := range lacking {
+			if strings.HasPrefix(path, l+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	for i := range wc {
+		g := gotByPath[wc[i].path]
+		if inside(wc[i].path) {
 			continue
 		}
-		out = append(out, diffLines(prefix(fc.path), fc.lines, g.lines)...)
+		if g == nil {
+			lacking = append(lacking, wc[i].path)
+		}
+		f(wc[i].path, &wc[i], g)
 	}
-	for _, fc := range gc {
-		if !seen[fc.path] {
-			out = append(out, prefix(fc.path)+"unexpected component")
+	for i := range gc {
+		if !wantByPath[gc[i].path] && !inside(gc[i].path) {
+			lacking = append(lacking, gc[i].path)
+			f(gc[i].path, nil, &gc[i])
 		}
 	}
-	return out
 }
 
 // diffBytes describes how two byte strings differ.
@@ -87,7 +117,7 @@ type flatComp struct {
 // flatten lists a document's components with stable paths: the component
 // name, with its RECURRENCE-ID when it has one and a #n suffix when several
 // siblings would share a path.
-func flatten(d *doc) []flatComp {
+func flatten(d []*ncomp) []flatComp {
 	var out []flatComp
 	var walk func(c *ncomp, parent string)
 	walk = func(c *ncomp, parent string) {
@@ -103,7 +133,7 @@ func flatten(d *doc) []flatComp {
 		}
 	}
 	count := map[string]int{}
-	for _, c := range d.comps {
+	for _, c := range d {
 		p := c.name
 		count[p]++
 		if count[p] > 1 {
@@ -118,12 +148,14 @@ func flatten(d *doc) []flatComp {
 	return out
 }
 
-// childPath names a child component under parent.
+// childPath names a child component under parent: by its RECURRENCE-ID
+// when it has one, a VTIMEZONE by its TZID.
 func childPath(parent string, c *ncomp) string {
 	p := c.name
 	for _, l := range c.lines {
-		if h, v := splitLine(l); strings.HasPrefix(h, "RECURRENCE-ID") {
-			p += "[RECURRENCE-ID=" + v + "]"
+		h, v := splitLine(l)
+		if name, _, _ := strings.Cut(h, ";"); name == "RECURRENCE-ID" || (name == "TZID" && c.name == "VTIMEZONE") {
+			p += "[" + name + "=" + v + "]"
 			break
 		}
 	}
@@ -248,26 +280,57 @@ func showAt(v string, at int) string {
 }
 
 // showPair quotes two differing values, each shortened around the first byte
-// where they differ.
+// where they differ. When that difference lies in non-ASCII text (a
+// look-alike letter, a mark), the second value is followed by the code points
+// that differ, e.g. (U+0430 vs U+0061).
 func showPair(a, b string) (string, string) {
 	at := 0
 	for at < len(a) && at < len(b) && a[at] == b[at] {
 		at++
 	}
-	return showAt(a, at), showAt(b, at)
+	for at > 0 && (at < len(a) && !utf8.RuneStart(a[at]) || at < len(b) && !utf8.RuneStart(b[at])) {
+		at--
+	}
+	sa, sb := showAt(a, at), showAt(b, at)
+	ra, _ := utf8.DecodeRuneInString(a[at:])
+	rb, _ := utf8.DecodeRuneInString(b[at:])
+	if at < len(a) && at < len(b) && (ra >= 0x80 || rb >= 0x80) {
+		sb += fmt.Sprintf(" (U+%04X vs U+%04X)", ra, rb)
+	}
+	return sa, sb
 }
 
-// quote wraps a value in double quotes, writing control characters as \xNN.
+// quote wraps a value in double quotes and makes what would not show
+// visible: control characters as \r, \t or \xNN, and combining marks,
+// format characters (zero-width, direction marks, BOM) and spaces other than
+// U+0020 as \u{XXXX}. A backslash in a canonical value is always escaped
+// (\\), so these cannot be mistaken for the value's own text.
 func quote(v string) string {
 	var b strings.Builder
 	b.WriteByte('"')
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < 0x20 || c == 0x7f {
-			fmt.Fprintf(&b, `\x%02x`, c)
-		} else {
-			b.WriteByte(c)
+	for _, r := range v {
+		switch {
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r == utf8.RuneError:
+			b.WriteString(`\u{FFFD}`)
+		case r >= 0x80 && invisible(r):
+			fmt.Fprintf(&b, `\u{%04X}`, r)
+		default:
+			b.WriteRune(r)
 		}
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// invisible reports whether r would not show, or would show as something
+// else, in a difference line: marks that combine with what precedes them,
+// format and private-use characters, and separators other than U+0020.
+func invisible(r rune) bool {
+	return unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf, unicode.Co, unicode.Zs, unicode.Zl, unicode.Zp) || !unicode.IsPrint(r) && !unicode.IsGraphic(r)
 }

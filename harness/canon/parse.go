@@ -3,107 +3,161 @@ package canon
 import (
 	"bytes"
 	"fmt"
-	"strings"
 )
 
-// component is one BEGIN..END block of a vCard or iCalendar body: its
-// properties in body order and its nested components.
-type component struct {
-	name     string // upper-cased, e.g. "VCARD", "VEVENT"
-	props    []prop
-	children []*component
+// span is a byte range [lo, hi) of one of the workspace's buffers.
+type span struct{ lo, hi int32 }
+
+func (s span) len() int { return int(s.hi - s.lo) }
+
+// rawParam is one parameter of a content line: its name (upper-cased in
+// place) and its values, quotes removed, as spans of work.src.
+type rawParam struct {
+	name       span
+	vals, nval int32 // values: work.pvals[vals : vals+nval]
 }
 
-// prop is one content line: [group.]name *(;param) : value, with the value
-// still in its escaped wire form.
-type prop struct {
-	group  string // upper-cased, "" when absent
-	name   string // upper-cased
-	params []param
-	value  string
+// rawProp is one content line: [group.]name *(;param) : value, with the value
+// in its escaped wire form. Group and name are upper-cased in place.
+type rawProp struct {
+	group, name  span // group is empty when absent
+	params, npar int32
+	value        span
+	comp         int32 // the component it belongs to
 }
 
-// param is one property parameter with its values, quotes removed.
-type param struct {
-	name   string // upper-cased
-	values []string
+// rawComp is one BEGIN..END block. Its properties are
+// work.propIdx[props : props+nprops] and its children
+// work.childIdx[children : children+nchild], both in body order.
+type rawComp struct {
+	name            span
+	parent          int32 // -1 for a top-level component
+	inTimezone      bool  // a VTIMEZONE or inside one
+	props, nprops   int32
+	children, nchld int32
 }
 
-// parseBody reads a body into its top-level components. format names the
-// format in errors ("vcard" or "icalendar"). It unfolds lines (CRLF or LF
-// followed by a space or tab), accepts LF or CRLF line ends and a leading
-// UTF-8 BOM, and fails on anything that is not a content line or on
-// unbalanced BEGIN/END.
-func parseBody(format string, body []byte) ([]*component, error) {
+// parse reads body into the workspace: it unfolds lines (CRLF or LF followed
+// by a space or tab), accepts LF or CRLF line ends and a leading UTF-8 BOM,
+// and fails on anything that is not a content line or on unbalanced
+// BEGIN/END. format names the format in errors ("vcard" or "icalendar").
+// A CR that is not part of a line end is kept: it is part of the value.
+func (w *work) parse(format string, body []byte) error {
 	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
-	lines, err := unfold(body)
-	if err != nil {
-		return nil, fmt.Errorf("parse %s: %w", format, err)
+	if err := w.unfold(body); err != nil {
+		return fmt.Errorf("parse %s: %w", format, err)
 	}
-	var top []*component
-	var stack []*component
-	for _, l := range lines {
-		p, err := parseLine(l.text)
+	w.stack = w.stack[:0]
+	ntop := 0
+	for _, l := range w.logical {
+		p, err := w.parseLine(l.text)
 		if err != nil {
-			return nil, fmt.Errorf("parse %s: line %d: %w", format, l.no, err)
+			return fmt.Errorf("parse %s: line %d: %w", format, l.no, err)
 		}
-		switch p.name {
-		case "BEGIN":
-			name := strings.ToUpper(strings.TrimSpace(p.value))
-			if !validName(name) {
-				return nil, fmt.Errorf("parse %s: line %d: BEGIN with invalid component name %q", format, l.no, p.value)
+		switch name := w.src[p.name.lo:p.name.hi]; {
+		case string(name) == "BEGIN":
+			cname := w.trimSpan(p.value)
+			upper(w.src[cname.lo:cname.hi])
+			if !validName(w.src[cname.lo:cname.hi]) {
+				return fmt.Errorf("parse %s: line %d: BEGIN with invalid component name %q", format, l.no, w.src[p.value.lo:p.value.hi])
 			}
-			c := &component{name: name}
-			if len(stack) > 0 {
-				parent := stack[len(stack)-1]
-				parent.children = append(parent.children, c)
+			c := rawComp{name: cname, parent: -1}
+			if len(w.stack) > 0 {
+				c.parent = w.stack[len(w.stack)-1]
+				c.inTimezone = w.comps[c.parent].inTimezone
 			} else {
-				top = append(top, c)
+				ntop++
 			}
-			stack = append(stack, c)
-		case "END":
-			name := strings.ToUpper(strings.TrimSpace(p.value))
-			if len(stack) == 0 {
-				return nil, fmt.Errorf("parse %s: line %d: END:%s without BEGIN", format, l.no, name)
+			c.inTimezone = c.inTimezone || string(w.src[cname.lo:cname.hi]) == "VTIMEZONE"
+			w.comps = append(w.comps, c)
+			w.stack = append(w.stack, int32(len(w.comps)-1))
+		case string(name) == "END":
+			cname := w.trimSpan(p.value)
+			upper(w.src[cname.lo:cname.hi])
+			if len(w.stack) == 0 {
+				return fmt.Errorf("parse %s: line %d: END:%s without BEGIN", format, l.no, w.src[cname.lo:cname.hi])
 			}
-			if open := stack[len(stack)-1].name; open != name {
-				return nil, fmt.Errorf("parse %s: line %d: END:%s closes BEGIN:%s", format, l.no, name, open)
+			open := w.comps[w.stack[len(w.stack)-1]].name
+			if !bytes.Equal(w.src[open.lo:open.hi], w.src[cname.lo:cname.hi]) {
+				return fmt.Errorf("parse %s: line %d: END:%s closes BEGIN:%s", format, l.no, w.src[cname.lo:cname.hi], w.src[open.lo:open.hi])
 			}
-			stack = stack[:len(stack)-1]
+			w.stack = w.stack[:len(w.stack)-1]
 		default:
-			if len(stack) == 0 {
-				return nil, fmt.Errorf("parse %s: line %d: property %s outside BEGIN/END", format, l.no, p.name)
+			if len(w.stack) == 0 {
+				return fmt.Errorf("parse %s: line %d: property %s outside BEGIN/END", format, l.no, name)
 			}
-			c := stack[len(stack)-1]
-			c.props = append(c.props, p)
+			p.comp = w.stack[len(w.stack)-1]
+			w.props = append(w.props, p)
 		}
 	}
-	if len(stack) > 0 {
-		return nil, fmt.Errorf("parse %s: BEGIN:%s without END (truncated body?)", format, stack[len(stack)-1].name)
+	if len(w.stack) > 0 {
+		open := w.comps[w.stack[len(w.stack)-1]].name
+		return fmt.Errorf("parse %s: BEGIN:%s without END (truncated body?)", format, w.src[open.lo:open.hi])
 	}
-	if len(top) == 0 {
-		return nil, fmt.Errorf("parse %s: no BEGIN line (empty body?)", format)
+	if ntop == 0 {
+		return fmt.Errorf("parse %s: no BEGIN line (empty body?)", format)
 	}
-	return top, nil
+	w.index()
+	return nil
+}
+
+// index fills propIdx and childIdx: each component's properties and children
+// in body order, by a counting sort on the owning component.
+func (w *work) index() {
+	for i := range w.props {
+		w.comps[w.props[i].comp].nprops++
+	}
+	for i := range w.comps {
+		if p := w.comps[i].parent; p >= 0 {
+			w.comps[p].nchld++
+		}
+	}
+	var np, nc int32
+	for i := range w.comps {
+		c := &w.comps[i]
+		c.props, c.children = np, nc
+		np += c.nprops
+		nc += c.nchld
+		c.nprops, c.nchld = 0, 0
+	}
+	w.propIdx = grow(w.propIdx, int(np))
+	w.childIdx = grow(w.childIdx, int(nc))
+	for i := range w.props {
+		c := &w.comps[w.props[i].comp]
+		w.propIdx[c.props+c.nprops] = int32(i)
+		c.nprops++
+	}
+	for i := range w.comps {
+		if p := w.comps[i].parent; p >= 0 {
+			c := &w.comps[p]
+			w.childIdx[c.children+c.nchld] = int32(i)
+			c.nchld++
+		}
+	}
+}
+
+// grow returns s resized to n elements, reusing its storage.
+func grow[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	return make([]T, n, n+n/2)
 }
 
 // logicalLine is one unfolded content line and the physical line it starts on.
 type logicalLine struct {
 	no   int
-	text string
+	text span
 }
 
-// unfold splits a body into logical lines, joining folded continuations and
-// dropping empty lines.
-func unfold(body []byte) ([]logicalLine, error) {
-	var out []logicalLine
-	var cur strings.Builder
-	curNo := 0
+// unfold copies body's logical lines into w.src, joining folded
+// continuations and dropping empty lines.
+func (w *work) unfold(body []byte) error {
+	cur, curNo := int32(-1), 0
 	flush := func() {
-		if curNo > 0 && cur.Len() > 0 {
-			out = append(out, logicalLine{no: curNo, text: cur.String()})
+		if curNo > 0 && int32(len(w.src)) > cur {
+			w.logical = append(w.logical, logicalLine{no: curNo, text: span{cur, int32(len(w.src))}})
 		}
-		cur.Reset()
 		curNo = 0
 	}
 	no := 0
@@ -115,33 +169,34 @@ func unfold(body []byte) ([]logicalLine, error) {
 		} else {
 			line, body = body, nil
 		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
 		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
 			if curNo == 0 {
-				return nil, fmt.Errorf("line %d: continuation line without a line to continue", no)
+				return fmt.Errorf("line %d: continuation line without a line to continue", no)
 			}
-			cur.Write(line[1:])
+			w.src = append(w.src, line[1:]...)
 			continue
 		}
 		flush()
 		if len(line) == 0 {
 			continue
 		}
-		curNo = no
-		cur.Write(line)
+		curNo, cur = no, int32(len(w.src))
+		w.src = append(w.src, line...)
 	}
 	flush()
-	return out, nil
+	return nil
 }
 
 // validName reports whether s is a non-empty run of letters, digits and '-',
 // the syntax of property, parameter and component names.
-func validName(s string) bool {
-	if s == "" {
+func validName(s []byte) bool {
+	if len(s) == 0 {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	for _, c := range s {
 		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
 			return false
 		}
@@ -149,90 +204,141 @@ func validName(s string) bool {
 	return true
 }
 
-// parseLine parses one unfolded content line.
-func parseLine(s string) (prop, error) {
-	var p prop
-	i := strings.IndexAny(s, ";:")
+// upper upper-cases ASCII letters in place.
+func upper(b []byte) {
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			b[i] = c - 32
+		}
+	}
+}
+
+// trimSpan returns s without leading and trailing ASCII white space.
+func (w *work) trimSpan(s span) span {
+	for s.lo < s.hi && isSpace(w.src[s.lo]) {
+		s.lo++
+	}
+	for s.hi > s.lo && isSpace(w.src[s.hi-1]) {
+		s.hi--
+	}
+	return s
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'
+}
+
+// indexAny returns the index of the first byte of b that is one of a, b2 or
+// c, or -1.
+func indexAny3(b []byte, a, b2, c byte) int {
+	for i, x := range b {
+		if x == a || x == b2 || x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// parseLine parses one unfolded content line at s of w.src, appending its
+// parameters to w.params and w.pvals.
+func (w *work) parseLine(s span) (rawProp, error) {
+	var p rawProp
+	line := w.src[s.lo:s.hi]
+	i := indexAny3(line, ';', ':', ';')
 	if i < 0 {
-		return p, fmt.Errorf("content line %q has no ':'", clip(s, 40))
+		return p, fmt.Errorf("content line %q has no ':'", clip(line, 40))
 	}
-	name := s[:i]
-	if dot := strings.IndexByte(name, '.'); dot >= 0 {
-		p.group = strings.ToUpper(name[:dot])
-		name = name[dot+1:]
-		if !validName(p.group) {
-			return p, fmt.Errorf("invalid property group %q", clip(p.group, 40))
+	name := span{s.lo, s.lo + int32(i)}
+	if dot := bytes.IndexByte(w.src[name.lo:name.hi], '.'); dot >= 0 {
+		p.group = span{name.lo, name.lo + int32(dot)}
+		name.lo += int32(dot) + 1
+		upper(w.src[p.group.lo:p.group.hi])
+		if !validName(w.src[p.group.lo:p.group.hi]) {
+			return p, fmt.Errorf("invalid property group %q", clip(w.src[p.group.lo:p.group.hi], 40))
 		}
 	}
-	if !validName(name) {
-		return p, fmt.Errorf("invalid property name %q", clip(name, 40))
+	if !validName(w.src[name.lo:name.hi]) {
+		return p, fmt.Errorf("invalid property name %q", clip(w.src[name.lo:name.hi], 40))
 	}
-	p.name = strings.ToUpper(name)
-	s = s[i:]
-	for len(s) > 0 && s[0] == ';' {
-		s = s[1:]
-		var pm param
-		eq := strings.IndexAny(s, "=;:")
+	upper(w.src[name.lo:name.hi])
+	p.name = name
+	pname := w.src[name.lo:name.hi]
+	p.params = int32(len(w.params))
+	at := s.lo + int32(i)
+	for at < s.hi && w.src[at] == ';' {
+		at++
+		rest := w.src[at:s.hi]
+		eq := indexAny3(rest, '=', ';', ':')
 		if eq < 0 {
-			return p, fmt.Errorf("property %s: parameter %q has no value and no ':' follows", p.name, clip(s, 40))
+			return p, fmt.Errorf("property %s: parameter %q has no value and no ':' follows", pname, clip(rest, 40))
 		}
-		if s[eq] != '=' {
+		if rest[eq] != '=' {
 			// A bare parameter ("TEL;CELL:") is vCard 2.1 shorthand for TYPE=CELL.
-			if !validName(s[:eq]) {
-				return p, fmt.Errorf("property %s: invalid parameter %q", p.name, clip(s[:eq], 40))
+			if !validName(rest[:eq]) {
+				return p, fmt.Errorf("property %s: invalid parameter %q", pname, clip(rest[:eq], 40))
 			}
-			pm = param{name: "TYPE", values: []string{s[:eq]}}
-			s = s[eq:]
-			p.params = append(p.params, pm)
+			w.pvals = append(w.pvals, span{at, at + int32(eq)})
+			w.params = append(w.params, rawParam{name: span{-1, -1}, vals: int32(len(w.pvals) - 1), nval: 1})
+			at += int32(eq)
 			continue
 		}
-		pm.name = strings.ToUpper(s[:eq])
-		if !validName(pm.name) {
-			return p, fmt.Errorf("property %s: invalid parameter name %q", p.name, clip(s[:eq], 40))
+		pn := span{at, at + int32(eq)}
+		upper(w.src[pn.lo:pn.hi])
+		if !validName(w.src[pn.lo:pn.hi]) {
+			return p, fmt.Errorf("property %s: invalid parameter name %q", pname, clip(w.src[pn.lo:pn.hi], 40))
 		}
-		s = s[eq+1:]
+		pm := rawParam{name: pn, vals: int32(len(w.pvals))}
+		at = pn.hi + 1
 		for {
-			var v string
-			if len(s) > 0 && s[0] == '"' {
-				end := strings.IndexByte(s[1:], '"')
+			rest = w.src[at:s.hi]
+			if len(rest) > 0 && rest[0] == '"' {
+				end := bytes.IndexByte(rest[1:], '"')
 				if end < 0 {
-					return p, fmt.Errorf("property %s: parameter %s: unterminated quoted value", p.name, pm.name)
+					return p, fmt.Errorf("property %s: parameter %s: unterminated quoted value", pname, w.src[pn.lo:pn.hi])
 				}
-				v, s = s[1:1+end], s[2+end:]
+				w.pvals = append(w.pvals, span{at + 1, at + 1 + int32(end)})
+				at += int32(end) + 2
 			} else {
-				end := strings.IndexAny(s, ";,:\"")
+				end := -1
+				for j, c := range rest {
+					if c == ';' || c == ',' || c == ':' || c == '"' {
+						end = j
+						break
+					}
+				}
 				if end < 0 {
-					return p, fmt.Errorf("property %s: parameter %s: no ':' after the value", p.name, pm.name)
+					return p, fmt.Errorf("property %s: parameter %s: no ':' after the value", pname, w.src[pn.lo:pn.hi])
 				}
-				if s[end] == '"' {
-					return p, fmt.Errorf("property %s: parameter %s: '\"' inside an unquoted value", p.name, pm.name)
+				if rest[end] == '"' {
+					return p, fmt.Errorf("property %s: parameter %s: '\"' inside an unquoted value", pname, w.src[pn.lo:pn.hi])
 				}
-				v, s = s[:end], s[end:]
+				w.pvals = append(w.pvals, span{at, at + int32(end)})
+				at += int32(end)
 			}
-			pm.values = append(pm.values, strings.ReplaceAll(v, "\r", ""))
-			if len(s) > 0 && s[0] == ',' {
-				s = s[1:]
+			pm.nval++
+			if at < s.hi && w.src[at] == ',' {
+				at++
 				continue
 			}
 			break
 		}
-		if len(s) == 0 || (s[0] != ';' && s[0] != ':') {
-			return p, fmt.Errorf("property %s: parameter %s: want ';' or ':' after the value", p.name, pm.name)
+		if at >= s.hi || (w.src[at] != ';' && w.src[at] != ':') {
+			return p, fmt.Errorf("property %s: parameter %s: want ';' or ':' after the value", pname, w.src[pn.lo:pn.hi])
 		}
-		p.params = append(p.params, pm)
+		w.params = append(w.params, pm)
 	}
-	if len(s) == 0 || s[0] != ':' {
-		return p, fmt.Errorf("property %s: no ':' before the value", p.name)
+	if at >= s.hi || w.src[at] != ':' {
+		return p, fmt.Errorf("property %s: no ':' before the value", pname)
 	}
-	// A CR inside a line carries no meaning and could not survive re-parsing.
-	p.value = strings.ReplaceAll(s[1:], "\r", "")
+	p.npar = int32(len(w.params)) - p.params
+	p.value = span{at + 1, s.hi}
 	return p, nil
 }
 
 // clip shortens s for an error message.
-func clip(s string, n int) string {
+func clip(s []byte, n int) string {
 	if len(s) <= n {
-		return s
+		return string(s)
 	}
-	return s[:n] + "..."
+	return string(s[:n]) + "..."
 }

@@ -3,6 +3,7 @@ package gen
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,9 +15,20 @@ const (
 	utcFormat      = "20060102T150405Z"
 )
 
-// zones are the time zones events use, each with the VTIMEZONE a phone sends.
-var zones = []struct{ id, vtimezone string }{
-	{"Europe/Berlin", `BEGIN:VTIMEZONE
+// zone is a time zone events use: its TZID, its standard offset from UTC in
+// minutes, and the VTIMEZONE a phone sends.
+type zone struct {
+	id        string
+	std       int
+	vtimezone string
+}
+
+// zones are the time zones events and to-dos use: first the IANA zones
+// (numIANA of them), then custom zones whose TZID is not in the IANA
+// database, as Outlook and Exchange write them: their VTIMEZONE is the only
+// definition there is.
+var zones = []zone{
+	{"Europe/Berlin", 60, `BEGIN:VTIMEZONE
 TZID:Europe/Berlin
 BEGIN:DAYLIGHT
 TZOFFSETFROM:+0100
@@ -33,7 +45,7 @@ DTSTART:19701025T030000
 RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU
 END:STANDARD
 END:VTIMEZONE`},
-	{"America/New_York", `BEGIN:VTIMEZONE
+	{"America/New_York", -300, `BEGIN:VTIMEZONE
 TZID:America/New_York
 BEGIN:DAYLIGHT
 TZOFFSETFROM:-0500
@@ -50,7 +62,7 @@ DTSTART:20071104T020000
 RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU
 END:STANDARD
 END:VTIMEZONE`},
-	{"America/Los_Angeles", `BEGIN:VTIMEZONE
+	{"America/Los_Angeles", -480, `BEGIN:VTIMEZONE
 TZID:America/Los_Angeles
 BEGIN:DAYLIGHT
 TZOFFSETFROM:-0800
@@ -67,7 +79,7 @@ DTSTART:20071104T020000
 RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU
 END:STANDARD
 END:VTIMEZONE`},
-	{"Asia/Tokyo", `BEGIN:VTIMEZONE
+	{"Asia/Tokyo", 540, `BEGIN:VTIMEZONE
 TZID:Asia/Tokyo
 BEGIN:STANDARD
 TZOFFSETFROM:+0900
@@ -76,7 +88,7 @@ TZNAME:JST
 DTSTART:19700101T000000
 END:STANDARD
 END:VTIMEZONE`},
-	{"Asia/Kolkata", `BEGIN:VTIMEZONE
+	{"Asia/Kolkata", 330, `BEGIN:VTIMEZONE
 TZID:Asia/Kolkata
 BEGIN:STANDARD
 TZOFFSETFROM:+0530
@@ -85,7 +97,7 @@ TZNAME:IST
 DTSTART:19700101T000000
 END:STANDARD
 END:VTIMEZONE`},
-	{"Australia/Sydney", `BEGIN:VTIMEZONE
+	{"Australia/Sydney", 600, `BEGIN:VTIMEZONE
 TZID:Australia/Sydney
 BEGIN:STANDARD
 TZOFFSETFROM:+1100
@@ -102,6 +114,51 @@ DTSTART:20081005T020000
 RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=1SU
 END:DAYLIGHT
 END:VTIMEZONE`},
+	{"W. Europe Standard Time", 60, `BEGIN:VTIMEZONE
+TZID:W. Europe Standard Time
+BEGIN:STANDARD
+DTSTART:16011028T030000
+RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10
+TZOFFSETFROM:+0200
+TZOFFSETTO:+0100
+END:STANDARD
+BEGIN:DAYLIGHT
+DTSTART:16010325T020000
+RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3
+TZOFFSETFROM:+0100
+TZOFFSETTO:+0200
+END:DAYLIGHT
+END:VTIMEZONE`},
+	{"Customized Time Zone", -210, `BEGIN:VTIMEZONE
+TZID:Customized Time Zone
+BEGIN:STANDARD
+DTSTART:16011104T020000
+RRULE:FREQ=YEARLY;BYDAY=1SU;BYMONTH=11
+TZOFFSETFROM:-0230
+TZOFFSETTO:-0330
+END:STANDARD
+BEGIN:DAYLIGHT
+DTSTART:16010311T020000
+RRULE:FREQ=YEARLY;BYDAY=2SU;BYMONTH=3
+TZOFFSETFROM:-0330
+TZOFFSETTO:-0230
+END:DAYLIGHT
+END:VTIMEZONE`},
+}
+
+// numIANA is how many of zones are IANA zones.
+const numIANA = 6
+
+// customZoneShare is the share of timed and recurring events in a custom zone.
+const customZoneShare = 0.15
+
+// pickZone returns an event's zone: a custom one for customZoneShare of
+// events, an IANA zone otherwise.
+func pickZone(id *rand.Rand) int {
+	if chance(id, customZoneShare) {
+		return numIANA + id.IntN(len(zones)-numIANA)
+	}
+	return id.IntN(numIANA)
 }
 
 func (w *lines) vtimezone(i int) {
@@ -134,13 +191,15 @@ func wallTime(r *rand.Rand) time.Time {
 	return day.Add(time.Duration(7*60+15*r.IntN(52)) * time.Minute)
 }
 
-// event writes a VCALENDAR with one VEVENT: timed with a TZID, all-day, UTC, or
-// recurring with RECURRENCE-ID exceptions and EXDATEs. The shape and zone come from
-// id, the details from v.
+// event writes a VCALENDAR with one VEVENT: timed in a time zone, all-day, UTC,
+// or recurring with RECURRENCE-ID exceptions, EXDATEs and RDATEs. A share of
+// the zoned ones is in a custom (non-IANA) zone, and a share gives a DURATION
+// instead of a DTEND. The shape and zone come from id, the details from v.
 func (g *Generator) event(id, v *rand.Rand, uid string, version int) []byte {
 	shape := id.IntN(100)
-	zone := id.IntN(len(zones))
-	tzid := ";TZID=" + zones[zone].id
+	zi := pickZone(id)
+	z := zones[zi]
+	tzid := ";TZID=" + z.id
 	var w lines
 	w.calendarHeader()
 	const (
@@ -150,11 +209,12 @@ func (g *Generator) event(id, v *rand.Rand, uid string, version int) []byte {
 		recurring = 100
 	)
 	if shape < timed || shape >= utc {
-		w.vtimezone(zone)
+		w.vtimezone(zi)
 	}
 	start := wallTime(v)
 	dur := time.Duration(30*between(v, 1, 6)) * time.Minute
 	summary := pick(v, eventTitles)
+	useDuration := chance(v, durationShare)
 
 	w.line("BEGIN:VEVENT")
 	w.prop("UID", "", uid)
@@ -162,7 +222,7 @@ func (g *Generator) event(id, v *rand.Rand, uid string, version int) []byte {
 	switch {
 	case shape < timed:
 		w.prop("DTSTART", tzid, start.Format(dateTimeFormat))
-		w.prop("DTEND", tzid, start.Add(dur).Format(dateTimeFormat))
+		w.end(tzid, start, dur, useDuration)
 	case shape < allDay:
 		d := start.Truncate(24 * time.Hour)
 		w.prop("DTSTART", ";VALUE=DATE", d.Format(dateFormat))
@@ -183,6 +243,9 @@ func (g *Generator) event(id, v *rand.Rand, uid string, version int) []byte {
 		w.text("DESCRIPTION", "", pick(v, sentences)+"\n"+pick(v, sentences))
 	}
 	if chance(v, 0.3) {
+		w.prop("CATEGORIES", "", categoryList(v, 2))
+	}
+	if chance(v, 0.3) {
 		c := pick(v, cultures)
 		i := v.IntN(len(c.given))
 		j := v.IntN(len(c.family))
@@ -191,42 +254,125 @@ func (g *Generator) event(id, v *rand.Rand, uid string, version int) []byte {
 			"mailto:"+c.romGiven[i]+"."+c.romFamily[j]+"@"+pick(v, emailDomains))
 	}
 	if shape >= utc { // recurring, in a time zone
-		w.prop("DTSTART", tzid, start.Format(dateTimeFormat))
-		w.prop("DTEND", tzid, start.Add(dur).Format(dateTimeFormat))
-		count := between(v, 4, 20)
-		freq := pick(v, []struct {
-			rule string
-			step func(time.Time, int) time.Time
-		}{
-			{"FREQ=WEEKLY", func(t time.Time, k int) time.Time { return t.AddDate(0, 0, 7*k) }},
-			{"FREQ=DAILY;INTERVAL=2", func(t time.Time, k int) time.Time { return t.AddDate(0, 0, 2*k) }},
-			{"FREQ=MONTHLY", func(t time.Time, k int) time.Time { return t.AddDate(0, k, 0) }},
-		})
-		w.prop("RRULE", "", fmt.Sprintf("%s;COUNT=%d", freq.rule, count))
-		ks := v.Perm(count - 1)
-		if chance(v, 0.3) {
-			w.prop("EXDATE", tzid, freq.step(start, 1+ks[len(ks)-1]).Format(dateTimeFormat))
-		}
-		alarm(&w, v)
-		w.line("END:VEVENT")
-		for e := 0; e < between(v, 0, min(2, count-2)); e++ {
-			occ := freq.step(start, 1+ks[e])
-			moved := occ.Add(time.Duration(between(v, 1, 3)) * time.Hour)
-			w.line("BEGIN:VEVENT")
-			w.prop("UID", "", uid)
-			w.stamps(version)
-			w.prop("RECURRENCE-ID", tzid, occ.Format(dateTimeFormat))
-			w.prop("DTSTART", tzid, moved.Format(dateTimeFormat))
-			w.prop("DTEND", tzid, moved.Add(dur).Format(dateTimeFormat))
-			w.text("SUMMARY", "", summary+" (moved)")
-			w.line("END:VEVENT")
-		}
+		g.recurrence(&w, v, uid, version, z, start, dur, summary, useDuration)
 	} else {
 		alarm(&w, v)
 		w.line("END:VEVENT")
 	}
 	w.line("END:VCALENDAR")
 	return w.Bytes()
+}
+
+// durationShare is the share of timed events that give a DURATION instead of
+// a DTEND.
+const durationShare = 0.25
+
+// end writes an event's end: a DTEND in the zone, or a DURATION in minutes
+// (as phones write it, PT90M rather than PT1H30M).
+func (w *lines) end(tzid string, start time.Time, dur time.Duration, useDuration bool) {
+	if useDuration {
+		w.prop("DURATION", "", fmt.Sprintf("PT%dM", int(dur.Minutes())))
+		return
+	}
+	w.prop("DTEND", tzid, start.Add(dur).Format(dateTimeFormat))
+}
+
+// rule is a recurrence a phone offers: its RRULE parts but the end, and the
+// occurrences it gives from a start.
+type rule struct {
+	parts string
+	occur func(start time.Time, n int) []time.Time
+}
+
+// rules returns the recurrences for an event starting at start: weekly on
+// the start's weekday and one or two more (BYDAY listed from the start's
+// day, as a phone's picker does), weekly, every other day, monthly.
+func rules(v *rand.Rand, start time.Time) []rule {
+	days := []time.Weekday{start.Weekday()}
+	for _, d := range v.Perm(7) {
+		if len(days) < 1+between(v, 1, 2) && time.Weekday(d) != start.Weekday() {
+			days = append(days, time.Weekday(d))
+		}
+	}
+	var byday []string
+	for _, d := range days {
+		byday = append(byday, strings.ToUpper(d.String()[:2]))
+	}
+	step := func(k func(time.Time, int) time.Time) func(time.Time, int) []time.Time {
+		return func(t time.Time, n int) []time.Time {
+			out := make([]time.Time, n)
+			for i := range out {
+				out[i] = k(t, i)
+			}
+			return out
+		}
+	}
+	return []rule{
+		{"FREQ=WEEKLY;BYDAY=" + strings.Join(byday, ","), func(t time.Time, n int) []time.Time {
+			var out []time.Time
+			for d := t; len(out) < n; d = d.AddDate(0, 0, 1) {
+				if slices.Contains(days, d.Weekday()) {
+					out = append(out, d)
+				}
+			}
+			return out
+		}},
+		{"FREQ=WEEKLY", step(func(t time.Time, k int) time.Time { return t.AddDate(0, 0, 7*k) })},
+		{"FREQ=DAILY;INTERVAL=2", step(func(t time.Time, k int) time.Time { return t.AddDate(0, 0, 2*k) })},
+		{"FREQ=MONTHLY", step(func(t time.Time, k int) time.Time { return t.AddDate(0, k, 0) })},
+	}
+}
+
+// recurrence writes the rest of a recurring event: DTSTART, its end, the
+// RRULE ending by COUNT or by UNTIL, a multi-value EXDATE, an RDATE, an alarm,
+// then up to two RECURRENCE-ID exceptions.
+func (g *Generator) recurrence(w *lines, v *rand.Rand, uid string, version int, z zone, start time.Time, dur time.Duration, summary string, useDuration bool) {
+	tzid := ";TZID=" + z.id
+	w.prop("DTSTART", tzid, start.Format(dateTimeFormat))
+	w.end(tzid, start, dur, useDuration)
+	count := between(v, 4, 20)
+	r := pick(v, rules(v, start))
+	occ := r.occur(start, count)
+	if chance(v, 0.4) {
+		// UNTIL is in UTC (RFC 5545 3.3.10): the last occurrence's wall clock
+		// less the zone's standard offset is at or after that occurrence
+		// whether or not daylight time applies, and before the next one.
+		until := occ[len(occ)-1].Add(-time.Duration(z.std) * time.Minute)
+		w.prop("RRULE", "", r.parts+";UNTIL="+until.Format(utcFormat))
+	} else {
+		w.prop("RRULE", "", fmt.Sprintf("%s;COUNT=%d", r.parts, count))
+	}
+	ks := v.Perm(count - 1) // occurrences after the first, in random order
+	exceptions := between(v, 0, min(2, count-2))
+	if chance(v, 0.4) {
+		var ex []string
+		for _, k := range ks[exceptions:min(len(ks), exceptions+between(v, 1, 3))] {
+			ex = append(ex, occ[1+k].Format(dateTimeFormat))
+		}
+		w.prop("EXDATE", tzid, strings.Join(ex, ","))
+	}
+	if chance(v, 0.25) { // extra occurrences, off the rule's time of day
+		var rd []string
+		for n := between(v, 1, 2); n > 0; n-- {
+			rd = append(rd, occ[v.IntN(len(occ))].Add(time.Duration(between(v, 1, 3))*time.Hour+30*time.Minute).Format(dateTimeFormat))
+		}
+		slices.Sort(rd)
+		w.prop("RDATE", tzid, strings.Join(slices.Compact(rd), ","))
+	}
+	alarm(w, v)
+	w.line("END:VEVENT")
+	for e := 0; e < exceptions; e++ {
+		o := occ[1+ks[e]]
+		moved := o.Add(time.Duration(between(v, 1, 3)) * time.Hour)
+		w.line("BEGIN:VEVENT")
+		w.prop("UID", "", uid)
+		w.stamps(version)
+		w.prop("RECURRENCE-ID", tzid, o.Format(dateTimeFormat))
+		w.prop("DTSTART", tzid, moved.Format(dateTimeFormat))
+		w.prop("DTEND", tzid, moved.Add(dur).Format(dateTimeFormat))
+		w.text("SUMMARY", "", summary+" (moved)")
+		w.line("END:VEVENT")
+	}
 }
 
 func alarm(w *lines, v *rand.Rand) {
@@ -243,7 +389,7 @@ func alarm(w *lines, v *rand.Rand) {
 // todo writes a VCALENDAR with one VTODO: a due date (with a TZID or all-day),
 // a priority, and sometimes COMPLETED.
 func (g *Generator) todo(id, v *rand.Rand, uid string, version int) []byte {
-	zone := id.IntN(len(zones))
+	zone := id.IntN(numIANA)
 	timedDue := chance(id, 0.5)
 	var w lines
 	w.calendarHeader()
@@ -276,7 +422,7 @@ func (g *Generator) todo(id, v *rand.Rand, uid string, version int) []byte {
 		w.line("STATUS:NEEDS-ACTION")
 	}
 	if chance(v, 0.3) {
-		w.prop("CATEGORIES", "", escape(pick(v, categories)))
+		w.prop("CATEGORIES", "", categoryList(v, 2))
 	}
 	w.line("END:VTODO")
 	w.line("END:VCALENDAR")
@@ -295,7 +441,7 @@ func (g *Generator) note(id, v *rand.Rand, uid string, version int) []byte {
 	w.text("SUMMARY", "", pick(v, noteTitles)+" "+itoa(1+id.IntN(999)))
 	w.text("DESCRIPTION", "", prose(v, size(v, g.p.NoteSizes)))
 	if chance(v, 0.4) {
-		w.prop("CATEGORIES", "", escape(pick(v, categories)))
+		w.prop("CATEGORIES", "", categoryList(v, 3))
 	}
 	w.line("STATUS:FINAL")
 	w.line("END:VJOURNAL")
@@ -326,4 +472,14 @@ func prose(r *rand.Rand, n int) string {
 		}
 	}
 	return s
+}
+
+// categoryList returns a CATEGORIES value of one to max distinct categories.
+func categoryList(v *rand.Rand, max int) string {
+	n := between(v, 1, max)
+	var cs []string
+	for _, i := range v.Perm(len(categories))[:n] {
+		cs = append(cs, categories[i])
+	}
+	return list(cs...)
 }

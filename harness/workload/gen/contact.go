@@ -39,7 +39,7 @@ func (g *Generator) contact(id, v *rand.Rand, uid string, version int) []byte {
 	} else {
 		w.prop("UID", "", uid)
 	}
-	w.prop("N", "", structured(family, given, "", "", ""))
+	w.prop("N", "", nameValue(id, c, gi, family, given))
 	w.text("FN", "", fn)
 	if chance(v, 0.6) {
 		w.prop("ORG", "", structured(pick(v, orgs)))
@@ -66,8 +66,11 @@ func (g *Generator) contact(id, v *rand.Rand, uid string, version int) []byte {
 	}
 	for i, n := 0, between(v, 0, 2); i < n; i++ {
 		typ := []string{"home", "work"}[i%2]
-		street := fmt.Sprintf("%s %d", pick(v, c.streets), 1+v.IntN(200))
-		val := structured("", "", street, pick(v, c.cities), pick(v, c.region), digits(v, c.postal), c.country)
+		streets := []string{fmt.Sprintf("%s %d", pick(v, c.streets), 1+v.IntN(200))}
+		if chance(v, 0.2) { // a second street line: ADR's street is a list
+			streets = append([]string{"c/o " + family}, streets...)
+		}
+		val := joinComponents("", "", list(streets...), escape(pick(v, c.cities)), escape(pick(v, c.region)), escape(digits(v, c.postal)), escape(c.country))
 		if v4 {
 			w.prop("ADR", ";TYPE="+typ, val)
 		} else {
@@ -82,7 +85,14 @@ func (g *Generator) contact(id, v *rand.Rand, uid string, version int) []byte {
 		}
 	}
 	if chance(v, 0.3) {
-		w.prop("CATEGORIES", "", escape(pick(v, categories))+","+escape(pick(v, categories)))
+		w.prop("CATEGORIES", "", categoryList(v, 3))
+	}
+	if chance(v, 0.2) {
+		var nicks []string
+		for _, i := range v.Perm(len(nicknames))[:between(v, 1, 2)] {
+			nicks = append(nicks, nicknames[i])
+		}
+		w.prop("NICKNAME", "", list(nicks...))
 	}
 	if chance(v, 0.4) {
 		w.text("NOTE", "", pick(v, sentences)+"\n"+pick(v, sentences))
@@ -102,6 +112,29 @@ func (g *Generator) contact(id, v *rand.Rand, uid string, version int) []byte {
 	w.prop("REV", "", stamp(version).Format("20060102T150405Z"))
 	w.line("END:VCARD")
 	return w.Bytes()
+}
+
+// nameValue writes N: family;given;additional;prefix;suffix, each component
+// a list. A share of contacts has additional names (other given names of the
+// culture), an honorific prefix or suffixes, some with an escaped comma.
+func nameValue(id *rand.Rand, c culture, gi int, family, given string) string {
+	var additional, prefix, sfx []string
+	if chance(id, 0.25) {
+		for _, i := range id.Perm(len(c.given))[:min(2, len(c.given)-1)] {
+			if i != gi && len(additional) < 1+id.IntN(2) {
+				additional = append(additional, c.given[i])
+			}
+		}
+	}
+	if chance(id, 0.1) {
+		prefix = append(prefix, pick(id, prefixes))
+	}
+	if chance(id, 0.1) {
+		for _, i := range id.Perm(len(suffixes))[:between(id, 1, 2)] {
+			sfx = append(sfx, suffixes[i])
+		}
+	}
+	return joinComponents(escape(family), escape(given), list(additional...), list(prefix...), list(sfx...))
 }
 
 func suffix(i int) string {

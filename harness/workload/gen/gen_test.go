@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"image/jpeg"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+	_ "time/tzdata" // go-ical resolves TZIDs with time.LoadLocation: never depend on the host's zoneinfo
 	"unicode/utf8"
 
 	"github.com/emersion/go-ical"
@@ -114,6 +118,39 @@ func TestContactsParse(t *testing.T) {
 	}
 }
 
+// TestContactListForms checks that generated contacts exercise the list
+// forms the canonical form must get right: comma-separated values, and commas
+// escaped inside one value.
+func TestContactListForms(t *testing.T) {
+	g := New(7, loadProfile(t, "tiny"))
+	// The list forms the canonical form must get right: comma-separated
+	// values, and commas escaped inside one value.
+	forms := map[string]*regexp.Regexp{
+		"N with additional names":     regexp.MustCompile(`(?m)^N:[^;]*;[^;]*;[^;\r]*[^\\],`),
+		"N suffix with escaped comma": regexp.MustCompile(`(?m)^N:.*Ph\.D\.\\, retired`),
+		"ADR street list":             regexp.MustCompile(`(?m)^ADR[^:]*:;;c/o [^;]*,`),
+		"ADR escaped comma":           regexp.MustCompile(`(?m)^ADR[^:]*:;;[^;]*\\,`),
+		"CATEGORIES list":             regexp.MustCompile(`(?m)^CATEGORIES:.*[^\\],`),
+		"CATEGORIES escaped comma":    regexp.MustCompile(`(?m)^CATEGORIES:.*\\, `),
+		"NICKNAME":                    regexp.MustCompile(`(?m)^NICKNAME:`),
+	}
+	requireForms(t, g, model.KindContact, 300, forms)
+}
+
+// requireForms wants each form to occur in some of n generated items of kind k.
+func requireForms(t *testing.T, g *Generator, k model.Kind, n int, forms map[string]*regexp.Regexp) {
+	t.Helper()
+	for name, re := range forms {
+		found := false
+		for i := 0; i < n && !found; i++ {
+			found = re.Match(unfoldCRLF(g.Item("user", k, i, i%3).Body))
+		}
+		if !found {
+			t.Errorf("no generated %s has %s (%s)", k, name, re)
+		}
+	}
+}
+
 func TestCalendarParse(t *testing.T) {
 	p := loadProfile(t, "tiny")
 	g := New(9, p)
@@ -183,8 +220,82 @@ func TestCalendarParse(t *testing.T) {
 			t.Errorf("no generated calendar object has %s", f)
 		}
 	}
+	forms := map[string]*regexp.Regexp{
+		"BYDAY list":               regexp.MustCompile(`(?m)^RRULE:.*BYDAY=[A-Z]{2},`),
+		"UNTIL":                    regexp.MustCompile(`(?m)^RRULE:.*UNTIL=\d{8}T\d{6}Z`),
+		"COUNT":                    regexp.MustCompile(`(?m)^RRULE:.*COUNT=\d+`),
+		"multi-value EXDATE":       regexp.MustCompile(`(?m)^EXDATE;TZID=[^:]+:\d{8}T\d{6},\d{8}T\d{6}`),
+		"RDATE":                    regexp.MustCompile(`(?m)^RDATE;TZID=[^:]+:\d{8}T\d{6}`),
+		"custom VTIMEZONE":         regexp.MustCompile(`(?m)^TZID:(W\. Europe Standard Time|Customized Time Zone)\r$`),
+		"DURATION in a zone":       regexp.MustCompile(`(?ms)^DTSTART;TZID=[^\r]*\r\nDURATION:PT\d+M\r$`),
+		"CATEGORIES escaped comma": regexp.MustCompile(`(?m)^CATEGORIES:.*\\, `),
+	}
+	requireForms(t, g, model.KindEvent, 400, forms)
 	if seen["note-bytes"] < 4<<10 {
 		t.Errorf("longest note is %d bytes: want the profile's long notes too", seen["note-bytes"])
+	}
+}
+
+// unfoldCRLF joins folded lines, for matching whole content lines.
+func unfoldCRLF(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\r\n "), nil) }
+
+// TestRecurrenceUntil checks that a rule ending by UNTIL still has every
+// occurrence the event's RECURRENCE-IDs and EXDATEs name: UNTIL is after the
+// last one, whatever the zone's offset that day.
+func TestRecurrenceUntil(t *testing.T) {
+	g := New(9, loadProfile(t, "tiny"))
+	exdate := regexp.MustCompile(`(?m)^EXDATE;TZID=([^:]+):(.*)\r\n`)
+	checked := 0
+	for i := 0; i < 400; i++ {
+		body := string(unfoldCRLF(g.Item("user", model.KindEvent, i, 0).Body))
+		if !strings.Contains(body, ";UNTIL=") || slices.ContainsFunc(zones[numIANA:], func(z zone) bool { return strings.Contains(body, "TZID:"+z.id) }) {
+			continue // go-ical resolves only IANA TZIDs
+		}
+		var want []time.Time // the occurrences the body names
+		if m := exdate.FindStringSubmatch(body); m != nil {
+			loc, err := time.LoadLocation(m[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range strings.Split(m[2], ",") {
+				at, err := time.ParseInLocation(dateTimeFormat, v, loc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, at)
+			}
+		}
+		// go-ical reads one date per EXDATE line; the EXDATEs are checked above.
+		cal, err := ical.NewDecoder(strings.NewReader(exdate.ReplaceAllString(body, ""))).Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var master *ical.Event
+		for _, ev := range cal.Events() {
+			if rid := ev.Props.Get(ical.PropRecurrenceID); rid != nil {
+				at, err := rid.DateTime(time.UTC)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, at)
+			} else {
+				master = &ev
+			}
+		}
+		set, err := master.RecurrenceSet(time.UTC)
+		if err != nil {
+			t.Fatalf("event %d: %v\n%s", i, err, body)
+		}
+		all := set.All()
+		for _, at := range want {
+			if !slices.ContainsFunc(all, at.Equal) {
+				t.Errorf("event %d: %s is not an occurrence of %s\n%s", i, at, master.Props.Get(ical.PropRecurrenceRule).Value, body)
+			}
+		}
+		checked++
+	}
+	if checked < 10 {
+		t.Fatalf("only %d events with UNTIL checked", checked)
 	}
 }
 

@@ -47,6 +47,19 @@ func structured(parts ...string) string {
 	return strings.Join(parts, ";")
 }
 
+// list escapes each value and joins them with ',': a list value (CATEGORIES,
+// NICKNAME) or a list component of N or ADR, ready to be a component of
+// joinComponents. A comma inside a value stays escaped ("Work\, Travel").
+func list(values ...string) string {
+	for i, v := range values {
+		values[i] = escape(v)
+	}
+	return strings.Join(values, ",")
+}
+
+// joinComponents joins already escaped components with ';'.
+func joinComponents(parts ...string) string { return strings.Join(parts, ";") }
+
 // quote returns a parameter value, quoted when it holds ':', ';' or ','.
 func quote(s string) string {
 	if strings.ContainsAny(s, ":;,") || strings.ContainsFunc(s, func(r rune) bool { return r >= 0x80 }) {

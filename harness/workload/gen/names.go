@@ -139,7 +139,16 @@ var orgs = []string{"Danger, Inc.", "T-Mobile USA", "Müller & Söhne GmbH", "�
 
 var titles = []string{"Engineer", "Ingénieure", "Менеджер", "部長", "Directora", "Product Manager", "Arzt", "Λογιστής"}
 
-var categories = []string{"Family", "Work", "Friends", "Familie", "Travail", "Друзья", "友人", "VIP"}
+// categories are the values of CATEGORIES; some hold a comma, which a list
+// value escapes ("Work\, Travel" is one category).
+var categories = []string{"Family", "Work", "Friends", "Familie", "Travail", "Друзья", "友人", "VIP",
+	"Work, Travel", "Friends, Family", "École, parents"}
+
+var nicknames = []string{"Bob", "Lulu", "Sasha", "Kiki", "Nano", "Zé", "Mimi", "Joe, Jr."}
+
+// honorifics are N's prefix and suffix values; some hold a comma.
+var prefixes = []string{"Dr.", "Prof.", "Mme", "Herr"}
+var suffixes = []string{"Jr.", "M.D.", "Ph.D., retired", "III"}
 
 var sentences = []string{
 	"Remember to back up the phone before the trip.",
