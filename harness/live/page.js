@@ -47,6 +47,7 @@
     state: function (d) { st = d; seenAt = Date.now(); },
     stage: function (d) {
       st.stages.push({ n: d.n, total: d.total, title: d.title, what: d.what, at: d.at, done: false });
+      ctl = { text: "", bad: false }; // what a control said was about the stage before
       st.waiting = d.waiting;
     },
     stagedone: function (d) {
@@ -109,7 +110,8 @@
     x.onerror = function () { done(false, "the page could not reach the drill"); };
     x.send();
   }
-  function say(text, bad) { var m = $("ctlmsg"); m.textContent = text; m.className = "ctlmsg" + (bad ? " bad" : ""); }
+  var ctl = { text: "", bad: false }; // what the last control said, until the next one
+  function say(text, bad) { ctl = { text: text, bad: !!bad }; redraw(); }
   var next = $("next");
   if (next) next.addEventListener("click", function () {
     if (!st || !st.waiting) return;
@@ -162,7 +164,7 @@
     }
     var said = $("said");
     said.textContent = "";
-    st.lines.filter(function (l) { return cur && l.stage === cur.n; }).slice(-4).forEach(function (l) {
+    st.lines.filter(function (l) { return cur && l.stage === cur.n; }).slice(-3).forEach(function (l) {
       said.appendChild(el("li", /fault|inject|kill|recover/i.test(l.text) ? "fault" : "", l.text));
     });
     var next = $("next");
@@ -170,6 +172,10 @@
       next.disabled = !st.waiting || !!st.stopping || !!st.finished;
       next.textContent = st.waiting ? "Next stage ▸ start stage " + st.waiting : "Next stage ▸";
     }
+    var m = $("ctlmsg");
+    if (ctl.text === "going on…" && !st.waiting) ctl.text = "";
+    m.textContent = ctl.text;
+    m.className = "ctlmsg" + (ctl.bad ? " bad" : "");
     $("stop").hidden = !!st.finished;
 
     renderTiles();
@@ -190,9 +196,9 @@
     box.textContent = "";
     var load = phase("load"), last = st.points[st.points.length - 1];
     if (load) {
-      box.appendChild(tile("writes acknowledged", commas(load.acked), last ? commas(last.acked) + " per second now" : "", "good"));
-      box.appendChild(tile("refused", commas(load.failed), "the service said no", load.failed ? "bad" : ""));
-      box.appendChild(tile("ambiguous", commas(load.ambiguous), "sent, outcome unknown", load.ambiguous ? "warn" : ""));
+      box.appendChild(tile("acknowledged", commas(load.acked), "writes" + (last ? " · " + commas(last.acked) + "/s now" : ""), "good"));
+      box.appendChild(tile("refused", commas(load.failed), "writes the service said no to", load.failed ? "bad" : ""));
+      box.appendChild(tile("ambiguous", commas(load.ambiguous), "writes sent, outcome unknown", load.ambiguous ? "warn" : ""));
     }
     var v = verification();
     if (v) {
@@ -217,7 +223,8 @@
     var box = $("phases");
     if (!st.phases.length) return;
     box.textContent = "";
-    st.phases.forEach(function (p) {
+    st.phases.forEach(function (p, k) {
+      var later = k < st.phases.length - 1; // a later phase began: this one ended
       var d = el("div", "phase");
       d.dataset.phase = p.phase;
       var row = el("div", "row");
@@ -225,8 +232,8 @@
       left.appendChild(el("b", "", names[p.phase] || p.phase));
       left.appendChild(document.createTextNode(" " + commas(p.done) + (p.total ? " of " + commas(p.total) : "") + " " + p.unit));
       row.appendChild(left);
-      var complete = p.total > 0 && p.done >= p.total;
-      row.appendChild(el("span", "eta", complete ? "done" : p.eta > 0 ? "about " + secs(p.eta) + " left" : p.total ? "estimating…" : ""));
+      var complete = later || (p.total > 0 && p.done >= p.total) || !!st.finished;
+      row.appendChild(el("span", "eta", complete ? "ended" : p.eta > 0 ? "about " + secs(p.eta) + " left" : p.total ? "estimating…" : ""));
       d.appendChild(row);
       var bar = el("div", "bar");
       if (p.intact + p.damaged > 0 && p.total > 0) {
