@@ -218,7 +218,9 @@ func (w *watcher) clickNext(n int) {
 	// only through the page.
 	// (The button disables itself on the click; the stage's line says it
 	// waits until the drill has taken the go-ahead.)
-	w.until(fmt.Sprintf("stage %d under way", n), func(p probe) bool { return !strings.Contains(p.StageNo, "waiting") || !strings.HasPrefix(p.StageNo, label) },
+	w.until(fmt.Sprintf("stage %d under way", n), func(p probe) bool {
+		return !strings.Contains(p.StageNo, "waiting") || !strings.HasPrefix(p.StageNo, label)
+	},
 		func(s live.State) bool { return s.Waiting != n })
 	if w.hub.Waiting() == n {
 		w.t.Fatalf("stage %d still waits after the page's button was clicked", n)
