@@ -23,13 +23,14 @@ import (
 // anything else (a CI log) only a meter's final line and one line every
 // ten seconds, as the meters do there.
 type LineFeed struct {
-	hub   *Hub
-	out   io.Writer
-	tty   bool
-	mu    sync.Mutex
-	part  []byte
-	shown map[string]time.Time // when a phase's line was last passed on (not a terminal)
-	now   func() time.Time
+	hub     *Hub
+	out     io.Writer
+	tty     bool
+	mu      sync.Mutex
+	part    []byte
+	shown   map[string]time.Time // when a phase's line was last passed on (not a terminal)
+	pending *heldLine            // the newest meter line held back (not a terminal)
+	now     func() time.Time
 }
 
 // logEvery is how often a line is passed on to an output that is no terminal.
@@ -57,12 +58,21 @@ func (f *LineFeed) Write(p []byte) (int, error) {
 	}
 	f.part = append(f.part, p...)
 	for {
-		i := bytes.IndexAny(f.part, "\r\n")
+		i := bytes.IndexAny(f.part, "\r\n\x1b")
 		if i < 0 {
 			break
 		}
-		seg, final := f.part[:i], f.part[i] == '\n'
-		f.take(bytes.TrimSuffix(seg, []byte("\x1b[K")), final)
+		if f.part[i] == '\x1b' {
+			// The meter's erase-to-end-of-line ends its line; whatever
+			// follows (a log line of the load) is a line of its own.
+			if len(f.part) < i+3 {
+				break // the rest of the code comes with the next write
+			}
+			f.take(f.part[:i], false)
+			f.part = f.part[i+3:]
+			continue
+		}
+		f.take(f.part[:i], f.part[i] == '\n')
 		f.part = f.part[i+1:]
 	}
 	f.part = append([]byte(nil), f.part...) // do not pin a large buffer
@@ -72,6 +82,10 @@ func (f *LineFeed) Write(p []byte) (int, error) {
 // take reads one complete line.
 func (f *LineFeed) take(line []byte, final bool) {
 	if len(line) == 0 {
+		if final && f.pending != nil {
+			// A meter's last line ends with the erase code and a newline.
+			f.forward(f.pending.phase, f.pending.line, f.pending.at, true)
+		}
 		return
 	}
 	m := meterLine.FindSubmatch(line)
@@ -93,8 +107,25 @@ func (f *LineFeed) take(line []byte, final bool) {
 	if f.tty {
 		return
 	}
-	if last, ok := f.shown[phase]; final || !ok || p.At.Sub(last) >= logEvery {
-		f.shown[phase] = p.At
+	f.forward(phase, line, p.At, final)
+}
+
+// forward passes a meter's line on to an output that is no terminal: the
+// first of each phase, then one every logEvery, and the last; lines held
+// back wait in pending, in case they turn out to be the last.
+func (f *LineFeed) forward(phase string, line []byte, at time.Time, final bool) {
+	if last, ok := f.shown[phase]; final || !ok || at.Sub(last) >= logEvery {
+		f.shown[phase] = at
+		f.pending = nil
 		_, _ = f.out.Write(append(append([]byte(nil), line...), '\n'))
+		return
 	}
+	f.pending = &heldLine{phase: phase, line: append([]byte(nil), line...), at: at}
+}
+
+// heldLine is a meter's line not passed on yet.
+type heldLine struct {
+	phase string
+	line  []byte
+	at    time.Time
 }
