@@ -72,11 +72,13 @@ func runList(ctx context.Context, e *env, args []string) int {
 }
 
 func runScenario(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "run", "<scenario | scenario-file.yaml> [--profile P] [--seed S] [--step] [--reports DIR]")
+	fs := newFlags(e, "run", "<scenario | scenario-file.yaml> [--profile P] [--seed S] [--step] [--serve ADDR] [--reports DIR]")
 	prof := fs.String("profile", "", "data profile to use instead of the scenario's (tiny, small, large)")
 	seedFlag := fs.String("seed", "", "seed of the workload, data and fault schedule (default: FIREDRILL_SEED, else random)")
 	step := fs.Bool("step", false, "pause before each stage and say what is about to happen (game days)")
 	reports := fs.String("reports", "reports", "directory that holds run directories; <dir>/latest points at the newest")
+	serve := fs.String("serve", "", "serve a live page of the drill at this address (e.g. 127.0.0.1:8089; loopback only); it becomes the final report, served until Ctrl-C")
+	servePublic := fs.Bool("serve-public", false, "let --serve listen on an address other than loopback: anyone who reaches it can watch and stop the drill")
 	var name string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
@@ -107,10 +109,17 @@ func runScenario(ctx context.Context, e *env, args []string) int {
 		replay += " --profile " + *prof
 	}
 	fmt.Fprintf(e.stderr, "firedrill run: seed %d (%s)\n", seed, from)
-	out, err := drill.Execute(ctx, sc, drill.Options{
+	opts := drill.Options{
 		Seed: seed, Profile: *prof, Reports: *reports, Step: *step,
 		Out: e.stdout, In: os.Stdin, Progress: e.stderr, ProgressTTY: e.stderrTTY, Command: replay,
-	})
+	}
+	ctx, endLive, err := livePage(ctx, e, *serve, *servePublic, sc, &opts)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "firedrill run: %v\n", err)
+		return exitUsage
+	}
+	defer endLive()
+	out, err := drill.Execute(ctx, sc, opts)
 	if out == nil {
 		fmt.Fprintf(e.stderr, "firedrill run: %v\n", err)
 		if errors.Is(err, engine.ErrUnreachable) {
