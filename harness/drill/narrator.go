@@ -2,6 +2,7 @@ package drill
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -28,10 +29,12 @@ type Narrator struct {
 	began time.Time
 	title string
 
-	watch Watcher         // told everything said; nil tells no one
-	next  <-chan struct{} // another way to go on in step mode (a live page's button)
-	lines chan string     // the operator's terminal lines, read once step mode needs them
-	once  sync.Once
+	done   <-chan struct{} // the run's context: a wait for the operator ends with it
+	watch  Watcher         // told everything said; nil tells no one
+	next   <-chan struct{} // another way to go on in step mode (a live page's button)
+	lines  chan string     // the operator's terminal lines, read once step mode needs them
+	ctxErr func() error
+	once   sync.Once
 }
 
 // NewNarrator writes to out; with step set it reads Enter (or q to abort) from in.
@@ -45,6 +48,10 @@ func NewNarrator(out io.Writer, in io.Reader, step bool, stages int) *Narrator {
 	}
 	return n
 }
+
+// StopOn ends every wait for the operator when ctx ends (Ctrl-C, the live
+// page's stop), with ctx's error.
+func (n *Narrator) StopOn(ctx context.Context) { n.done, n.ctxErr = ctx.Done(), ctx.Err }
 
 // Watch has the narrator tell w everything it says.
 func (n *Narrator) Watch(w Watcher) { n.watch = w }
@@ -129,6 +136,8 @@ func (n *Narrator) wait() error {
 			return nil
 		case <-n.next:
 			return nil
+		case <-n.done:
+			return fmt.Errorf("wait for the operator: %w", n.ctxErr())
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package drill
 
 import (
+	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 )
@@ -44,5 +46,17 @@ func TestWrapKeepsWordsWhole(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "the quick brown fox jumps over the lazy dog" {
 		t.Errorf("wrap lost words: %q", got)
+	}
+}
+
+func TestAStepWaitEndsWithTheRun(t *testing.T) {
+	pr, pw := io.Pipe() // a terminal nobody types into
+	defer pw.Close()
+	n := NewNarrator(io.Discard, pr, true, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	n.StopOn(ctx)
+	cancel()
+	if err := n.Before("Load", "phones sync"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a step wait after the run was cancelled = %v, want context.Canceled", err)
 	}
 }

@@ -132,6 +132,7 @@ func Execute(ctx context.Context, sc Scenario, opts Options) (out *Outcome, err 
 		d.tl.Watch(opts.Watch.Span)
 	}
 	d.say.NextFrom(opts.Next)
+	d.say.StopOn(ctx)
 	fmt.Fprintf(orDiscard(opts.Out), "firedrill: scenario %s, profile %s, seed %d (replay: %s)\n", sc.Name, sc.Profile, opts.Seed, opts.Command)
 	r := &report.Report{
 		Schema: report.SchemaVersion, RunID: dir.ID, Scenario: sc.Name, Description: sc.Summary, Labels: sc.Labels,
