@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/harness/canon"
+	"github.com/firedrill/firedrill/harness/dav"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
-	"github.com/firedrill/firedrill/harness/dav"
 )
 
 // resetAfterBody reads the request body, then resets the connection (RST) without
