@@ -148,8 +148,8 @@ func (b *builder) itemDef(d *decoder) error {
 	if user >= uint64(b.users) || pat >= uint64(len(b.l.patterns)) {
 		return corruptf("item of user %d, collection pattern %d: not defined before", user, pat)
 	}
-	if _, _, err := model.SplitItemKey(string(key)); err != nil {
-		return corruptf("live item: %v", err)
+	if keyKind(key) == 0 {
+		return corruptf("live item key %q is not <kind>/<name>", key)
 	}
 	off := len(b.liveKeys)
 	b.liveKeys = encodeKey(b.liveKeys, string(key))
@@ -292,8 +292,8 @@ func (b *builder) batch(d *decoder) error {
 			if d.err != nil {
 				return nil
 			}
-			if _, _, err := model.SplitItemKey(string(key)); err != nil {
-				return corruptf("import item: %v", err)
+			if keyKind(key) == 0 {
+				return corruptf("import item key %q is not <kind>/<name>", key)
 			}
 			e.key = encodeKey(b.keyScratch[:0], string(key))
 			b.keyScratch = e.key

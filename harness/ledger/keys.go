@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/url"
 	"strings"
@@ -171,6 +172,26 @@ func unhex(c byte) byte {
 	default:
 		return c - 'A' + 10
 	}
+}
+
+// kindByName maps a kind's name to the kind.
+var kindByName = func() map[string]model.Kind {
+	m := map[string]model.Kind{}
+	for _, k := range model.Kinds {
+		m[k.String()] = k
+	}
+	return m
+}()
+
+// keyKind returns the kind of a key in model.ItemKey form: "<kind>/<name>"
+// with the kind's exact name and a name that is not empty; 0 for any other
+// key. The writer and the loader both hold keys to it.
+func keyKind(key []byte) model.Kind {
+	i := bytes.IndexByte(key, '/')
+	if i < 0 || i == len(key)-1 {
+		return 0
+	}
+	return kindByName[string(key[:i])]
 }
 
 // suffixCode returns the code of a compact-key extension, or 0.

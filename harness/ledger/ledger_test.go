@@ -430,6 +430,8 @@ func TestWriterRejectsNonsense(t *testing.T) {
 	invokes := map[string]func(*Record){
 		"unknown user's item": func(r *Record) { r.Item = w.Item(7, "contact/b.vcf", "") },
 		"key without kind":    func(r *Record) { r.Item = w.Item(u, "b.vcf", "") },
+		"kind not as named":   func(r *Record) { r.Item = w.Item(u, "Contact/b.vcf", "") },
+		"key without name":    func(r *Record) { r.Item = w.Item(u, "contact/", "") },
 		"unknown item":        func(r *Record) { r.Item = 99 },
 		"another user's item": func(r *Record) { r.User = other },
 		"kind mismatch":       func(r *Record) { r.Kind = model.KindPhoto },

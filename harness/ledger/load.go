@@ -76,20 +76,20 @@ func Load(path string) (*Ledger, error) {
 		return nil, fmt.Errorf("load ledger: %w", err)
 	}
 	defer f.Close()
-	l, err := load(path, f)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("load ledger: %w", err)
+	}
+	l, err := load(path, f, st.Size())
 	if err != nil {
 		return nil, fmt.Errorf("load ledger %s: %w", path, err)
 	}
 	return l, nil
 }
 
-// load reads a ledger in two passes (see builder).
-func load(path string, f *os.File) (*Ledger, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	size := st.Size()
+// load reads a ledger of size bytes in two passes (see builder); path only
+// names it in errors.
+func load(path string, f io.ReaderAt, size int64) (*Ledger, error) {
 	l, hend, headerCRC, err := readHeader(path, f, size)
 	if err != nil {
 		return nil, err
@@ -240,7 +240,7 @@ type frameReader struct {
 }
 
 func newFrameReader(path string, f io.ReaderAt, start, limit int64, crc uint32) *frameReader {
-	return &frameReader{path: path, r: bufio.NewReaderSize(io.NewSectionReader(f, start, limit-start), 1<<20),
+	return &frameReader{path: path, r: bufio.NewReaderSize(io.NewSectionReader(f, start, limit-start), int(min(1<<20, max(limit-start, 16)))),
 		off: start, limit: limit, crc: crc}
 }
 
@@ -289,9 +289,9 @@ func (fr *frameReader) next() ([]byte, error) {
 // or later, anywhere after off: proof that the damage at off is not a torn
 // tail. It returns the frame's offset.
 func validFrameAfter(f io.ReaderAt, off, size int64, num uint32) (int64, bool) {
-	const chunk = 1 << 20
+	chunk := int(min(1<<20, size))
 	buf := make([]byte, chunk+frameHeaderLen)
-	for start := off + 1; start+frameHeaderLen <= size; start += chunk {
+	for start := off + 1; start+frameHeaderLen <= size; start += int64(chunk) {
 		n, _ := f.ReadAt(buf[:min(int64(len(buf)), size-start)], start)
 		for i := 0; i < chunk && i+frameHeaderLen <= n; i++ {
 			h := buf[i : i+frameHeaderLen]

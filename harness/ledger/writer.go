@@ -198,8 +198,8 @@ func (w *Writer) Item(user uint32, key, collection string) uint32 {
 	if int(user) >= len(w.names) || w.closed {
 		return itemOfUnknownUser
 	}
-	kind, _, err := model.SplitItemKey(key)
-	if err != nil {
+	kind := keyKind([]byte(key))
+	if kind == 0 {
 		return itemWithBadKey
 	}
 	pat := w.patternLocked(user, collection)
