@@ -469,3 +469,94 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkMillionUsers is the scale of a large drill: 1,000,000 users of 12
+// resting items each, imported in batches of 5,000 (12 million items), then
+// loaded and gone through user by user. It reports the import's items per
+// second and CPU per item, the loaded ledger's bytes per item, and the live
+// heap beyond the loaded ledger while going through the histories (sampled
+// after a collection every 100,000 users; the samples' collections count in
+// history-cpu). Run it
+// alone: go test -run XXX -bench MillionUsers -benchtime 1x ./harness/ledger
+func BenchmarkMillionUsers(b *testing.B) {
+	const runSeed, users = 11, 1_000_000
+	mix := []struct {
+		kind model.Kind
+		n    int
+	}{{model.KindContact, 5}, {model.KindEvent, 3}, {model.KindTodo, 1}, {model.KindNote, 1}, {model.KindPhoto, 1}, {model.KindAppData, 1}}
+	for range b.N {
+		path := filepath.Join(b.TempDir(), "ledger.fdl")
+		w, err := Create(path, time.Now(), Meta{Seed: runSeed})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(5, 5))
+		batch := make([]ImportItem, 0, 5000)
+		items := 0
+		var importCPU, importWall time.Duration
+		flush := func() {
+			c0, t0 := cpuTime(), time.Now()
+			t, err := w.InvokeBatch(w.Now(), batch)
+			if err == nil {
+				err = w.Complete(t, OK, w.Now())
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			importCPU, importWall = importCPU+cpuTime()-c0, importWall+time.Since(t0)
+			items += len(batch)
+			batch = batch[:0]
+		}
+		for u := range users {
+			name := fmt.Sprintf("user%07d", u)
+			c0 := cpuTime()
+			uid := w.User(name)
+			importCPU += cpuTime() - c0
+			for _, m := range mix {
+				for i := range m.n {
+					n := generatedName(runSeed, name, m.kind, i)
+					batch = append(batch, ImportItem{User: uid, Kind: m.kind, Name: n, Index: i, Collection: collectionOf(name, m.kind, n),
+						Digest: randomDigest(rng), Size: contentSize(rng, m.kind)})
+				}
+			}
+			if len(batch) > cap(batch)-12 {
+				flush()
+			}
+		}
+		if len(batch) > 0 {
+			flush()
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		w = nil
+		c0 := cpuTime()
+		l, heap := loadedHeap(b, path)
+		loadCPU := cpuTime() - c0
+		base := heapInUse()
+		var peak uint64
+		var ms runtime.MemStats
+		c0 = cpuTime()
+		n, u := 0, 0
+		for uh := range l.Histories() {
+			n += len(uh.Items)
+			if u++; u%100_000 == 0 { // what the walk holds, beyond the ledger
+				runtime.GC()
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapAlloc)
+			}
+		}
+		histCPU := cpuTime() - c0
+		if n != items {
+			b.Fatalf("%d item histories, %d items imported", n, items)
+		}
+		b.ReportMetric(float64(items)/importWall.Seconds(), "import-items/s")
+		b.ReportMetric(float64(importCPU)/float64(items), "import-cpu-ns/item")
+		b.ReportMetric(float64(heap)/float64(items), "bytes/item")
+		b.ReportMetric(float64(loadCPU)/float64(items), "load-cpu-ns/item")
+		b.ReportMetric(float64(histCPU)/float64(items), "history-cpu-ns/item")
+		b.ReportMetric(float64(max(peak, base)-base)/(1<<20), "history-live-MiB")
+		b.ReportMetric(float64(heap)/(1<<20), "ledger-MiB")
+		runtime.KeepAlive(l)
+	}
+}

@@ -48,12 +48,12 @@ func (w *Writer) Complete(t Ticket, o Outcome, ret int64) error {
 	if w.err != nil {
 		return w.err
 	}
-	a, ok := w.open[t.seq]
+	call, ok := w.open[t.seq]
 	if !ok {
 		return fmt.Errorf("complete ledger attempt: the ticket names no open attempt of this ledger (completed already, or from another writer)")
 	}
-	if ret < a.call {
-		return fmt.Errorf("complete ledger attempt: return %d before call %d", ret, a.call)
+	if ret < call {
+		return fmt.Errorf("complete ledger attempt: return %d before call %d", ret, call)
 	}
 	if err := w.room(2 * binary.MaxVarintLen64); err != nil {
 		return err
@@ -62,7 +62,7 @@ func (w *Writer) Complete(t Ticket, o Outcome, ret int64) error {
 	w.completions++
 	w.appendEntry(func(b []byte) []byte {
 		b = binary.AppendUvarint(append(b, tagComplete|byte(o)), w.attempts-t.seq)
-		return binary.AppendUvarint(b, uint64(ret-a.call))
+		return binary.AppendUvarint(b, uint64(ret-call))
 	})
 	return w.flushFullLocked()
 }
@@ -152,7 +152,7 @@ func (w *Writer) numberLocked(call int64, n int) uint64 {
 // openLocked numbers a new attempt and keeps it open for its completion.
 func (w *Writer) openLocked(call int64, n int) Ticket {
 	seq := w.numberLocked(call, n)
-	w.open[seq] = openAttempt{call: call, items: n}
+	w.open[seq] = call
 	return Ticket{seq: seq}
 }
 
@@ -176,6 +176,21 @@ func (w *Writer) InvokeBatch(call int64, items []ImportItem) (Ticket, error) {
 	if call < 0 {
 		return Ticket{}, fmt.Errorf("invoke import batch: call %d before the ledger's base time", call)
 	}
+	// Recognise generated names (a SHA-256 each) before taking the lock, so
+	// that live invokes do not wait for it. Names only ever get appended.
+	w.mu.Lock()
+	names := w.names
+	w.mu.Unlock()
+	derived := make([]int8, len(items))
+	for i := range items {
+		it := &items[i]
+		derived[i] = -1
+		if int(it.User) < len(names) && validKind(it.Kind) && it.Index <= maxIndex {
+			if suffix, ok := derivedSuffix(w.seed, names[it.User], it.Kind, it.Index, it.Name); ok {
+				derived[i] = int8(suffix)
+			}
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -191,7 +206,7 @@ func (w *Writer) InvokeBatch(call int64, items []ImportItem) (Ticket, error) {
 	for i := range items {
 		it := &items[i]
 		var err error
-		if b, err = w.appendImportLocked(b, it, prevUser); err != nil {
+		if b, err = w.appendImportLocked(b, it, prevUser, int(derived[i])); err != nil {
 			return Ticket{}, fmt.Errorf("invoke import batch: item %d (%s of user %d): %w", i, it.Name, it.User, err)
 		}
 		prevUser = it.User
@@ -211,8 +226,10 @@ func (w *Writer) InvokeBatch(call int64, items []ImportItem) (Ticket, error) {
 	return t, nil
 }
 
-// appendImportLocked checks one import item and appends its batch entry.
-func (w *Writer) appendImportLocked(b []byte, it *ImportItem, prevUser uint32) ([]byte, error) {
+// appendImportLocked checks one import item and appends its batch entry;
+// suffix is the code of its generated name's extension, -1 when the name is
+// not generated.
+func (w *Writer) appendImportLocked(b []byte, it *ImportItem, prevUser uint32, suffix int) ([]byte, error) {
 	switch {
 	case int(it.User) >= len(w.names):
 		return b, fmt.Errorf("user index %d was never returned by User", it.User)
@@ -223,7 +240,7 @@ func (w *Writer) appendImportLocked(b []byte, it *ImportItem, prevUser uint32) (
 	}
 	b = binary.AppendVarint(b, int64(it.User)-int64(prevUser))
 	b = binary.AppendUvarint(b, uint64(w.patternLocked(it.User, it.Collection)))
-	if suffix, ok := derivedSuffix(w.seed, w.names[it.User], it.Kind, it.Index, it.Name); ok && it.Index <= maxIndex {
+	if suffix >= 0 {
 		b = append(b, byte(it.Kind)<<5|byte(suffix)<<2|batchKeyDerived)
 		b = binary.AppendUvarint(b, uint64(it.Index))
 	} else {

@@ -75,7 +75,7 @@ type Writer struct {
 	}
 	items       map[itemID]uint32
 	itemInfo    []itemInfo
-	open        map[uint64]openAttempt // attempts without outcome, by number
+	open        map[uint64]int64 // the call of each attempt without outcome, by number
 	attempts    uint64
 	records     int64 // writes: attempts, counting every item of a batch
 	completions int64
@@ -96,12 +96,6 @@ type itemID struct {
 type itemInfo struct {
 	user uint32
 	kind model.Kind
-}
-
-// openAttempt is an invoked attempt (or batch) waiting for its outcome.
-type openAttempt struct {
-	call  int64
-	items int
 }
 
 // Create creates (or truncates) a ledger file at path whose times count from
@@ -140,7 +134,7 @@ func Create(path string, base time.Time, meta Meta) (*Writer, error) {
 		users:    map[string]uint32{},
 		patterns: map[pattern]uint32{},
 		items:    map[itemID]uint32{},
-		open:     map[uint64]openAttempt{},
+		open:     map[uint64]int64{},
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
