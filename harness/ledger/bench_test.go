@@ -93,7 +93,7 @@ func BenchmarkAppend(b *testing.B) {
 	w, users, items := benchWriter(b)
 	var seq atomic.Uint64
 	var once sync.Once
-	start := time.Now()
+	cpu0, start := cpuTime(), time.Now()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -112,6 +112,7 @@ func BenchmarkAppend(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "appends/s")
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/append")
 }
 
 // BenchmarkInvokeComplete records attempts the way devices do, write-ahead:
