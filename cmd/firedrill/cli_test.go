@@ -185,7 +185,7 @@ func writeLedger(t *testing.T, path, user string) {
 		t.Fatal(err)
 	}
 	call := w.Now()
-	r := ledger.Record{Call: call, Return: w.Now(), User: w.User(user), Item: w.Item("appdata/tetris/highscores.json"),
+	r := ledger.Record{Call: call, Return: w.Now(), User: w.User(user), Item: w.Item(w.User(user), "appdata/tetris/highscores.json", ""),
 		Digest: d, Size: uint32(len(body)), Kind: model.KindAppData, Op: ledger.OpPut, Outcome: ledger.OK}
 	if err := w.Append(r); err != nil {
 		t.Fatal(err)

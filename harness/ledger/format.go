@@ -3,58 +3,102 @@ package ledger
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"hash/crc32"
-	"strings"
 
 	"github.com/firedrill/firedrill/harness/model"
 )
 
-// The ledger file:
+// The ledger file (format version 2):
 //
-//	header: magic "FDLEDGER" | version u16 | base time (Unix ns) i64 |
-//	        meta length u32 | meta JSON | CRC-32C of all of the above u32
-//	batch*: payload length u32 | CRC-32C of payload u32 | payload
+//	header:  magic "FDLEDGER" | version u16 | base time (Unix ns) i64 |
+//	         meta length u32 | meta JSON | CRC-32C of all of the above u32
+//	frame*:  payload length u32 | frame number u32 (0, 1, 2, ...) |
+//	         CRC-32C of the length, the number and the payload u32 | payload
+//	trailer: the last frame of a closed ledger, alone in its frame:
+//	         tagTrailer, uvarint records, attempts, completions, users,
+//	         patterns, items, then the CRC-32C u32 of every byte before
+//	         the trailer's frame
 //
-// All integers are little-endian. A payload is a run of entries, each
-// starting with a tag byte:
+// All integers are little-endian. Each frame is one write(2): a group of
+// invokes is written before any of their requests may leave. A payload is a
+// run of entries, each starting with a tag byte:
 //
-//	tagUser: uvarint length, name        (defines the next user index)
-//	tagItem: uvarint length, item key    (defines the next item index)
-//	write:   tag 0x40|kind<<3|op<<2|outcome, uvarint user, uvarint item,
-//	         varint (Return - previous write's Return), uvarint (Return - Call),
-//	         and for puts: digest [16], uvarint size
+//	tagUser:     uvarint length, name              defines the next user
+//	tagPattern:  form, uvarint length, prefix, uvarint length, suffix
+//	                                               defines the next collection pattern
+//	tagItem:     uvarint user, uvarint pattern, uvarint length, item key
+//	                                               defines the next (live) item
+//	tagInvoke|op-1: uvarint item, varint call delta, put: digest [16], uvarint size
+//	                                               the next attempt, outcome to come
+//	tagAppend|(op-1)<<2|outcome: as tagInvoke, then uvarint (return - call)
+//	                                               the next attempt, with its outcome
+//	tagComplete|outcome: uvarint (attempts so far - 1 - attempt), uvarint (return - call)
+//	                                               an earlier attempt's outcome
+//	tagBatch:    varint call delta, uvarint count, then per item: varint user
+//	             delta, uvarint pattern, key, digest [16], uvarint size
+//	                                               the next attempt: an import batch
 //
-// Returns arrive nearly in order, so the Return delta is small; the delta
-// chain runs across batches. A crash can tear the last batch: its length or
-// checksum does not match, and Load keeps the intact prefix.
+// The call delta is against the previous attempt's call in the file (calls
+// arrive nearly in order); a batch item's user delta is against the previous
+// item's user (the first against 0). A batch item's key is either 0, uvarint
+// length, item key, or kind<<5|suffix<<2|1 and uvarint index: the
+// generator's name for the user's index-th item of that kind (derivedName).
+//
+// Every truncation of a ledger is recognised: a cut at a frame boundary
+// leaves no trailer (cut short), a cut inside a frame leaves an incomplete
+// last frame (torn, and cut short). A frame whose checksum fails with a valid
+// frame after it is corruption.
 const (
-	magic          = "FDLEDGER"
-	formatVersion  = 1
-	tagUser        = 0x01
-	tagItem        = 0x02
-	tagWrite       = 0x40
-	frameHeaderLen = 8
-	// maxPayload bounds one batch, so a corrupt length cannot ask for a
-	// huge allocation.
+	magic         = "FDLEDGER"
+	formatVersion = 2
+	headerFixed   = len(magic) + 2 + 8 + 4 // before the meta JSON
+
+	tagUser     = 0x01
+	tagPattern  = 0x02
+	tagItem     = 0x03
+	tagInvoke   = 0x10
+	tagAppend   = 0x20
+	tagComplete = 0x30
+	tagBatch    = 0x40
+	tagTrailer  = 0x7f
+
+	batchKeyRaw     = 0
+	batchKeyDerived = 1
+
+	frameHeaderLen = 12
+	// maxPayload bounds one frame, so a corrupt length cannot ask for a
+	// huge allocation; the writer splits its buffer before it gets there.
 	maxPayload = 64 << 20
+	// maxBatchItems bounds one import batch.
+	maxBatchItems = 1 << 20
+	// maxIndex bounds a generated item's index.
+	maxIndex = 1<<31 - 1
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// writeTag packs a record's kind, op and outcome into its entry's tag byte.
-func writeTag(r Record) byte {
-	return tagWrite | byte(r.Kind&7)<<3 | byte(r.Op-1)<<2 | byte(r.Outcome&3)
+// frameCRC is the checksum of a frame: its length and number, then its
+// payload.
+func frameCRC(header, payload []byte) uint32 {
+	return crc32.Update(crc32.Checksum(header[:8], crcTable), crcTable, payload)
 }
 
-// appendWrite encodes a write entry; prevReturn is the Return of the write
-// before it in the file.
-func appendWrite(b []byte, r Record, prevReturn int64) []byte {
-	b = append(b, writeTag(r))
-	b = binary.AppendUvarint(b, uint64(r.User))
-	b = binary.AppendUvarint(b, uint64(r.Item))
-	b = binary.AppendVarint(b, r.Return-prevReturn)
-	b = binary.AppendUvarint(b, uint64(r.Return-r.Call))
+// validKind reports whether k is one of model.Kinds.
+func validKind(k model.Kind) bool { return k >= model.KindContact && k <= model.KindAppData }
+
+// validOutcome reports whether o is OK, Failed or Ambiguous.
+func validOutcome(o Outcome) bool { return o >= OK && o <= Ambiguous }
+
+// appendString appends a length-prefixed string.
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// appendAttempt appends the body shared by tagInvoke and tagAppend entries.
+func appendAttempt(b []byte, item uint32, callDelta int64, r Record) []byte {
+	b = binary.AppendUvarint(b, uint64(item))
+	b = binary.AppendVarint(b, callDelta)
 	if r.Op == OpPut {
 		b = append(b, r.Digest[:]...)
 		b = binary.AppendUvarint(b, uint64(r.Size))
@@ -62,232 +106,81 @@ func appendWrite(b []byte, r Record, prevReturn int64) []byte {
 	return b
 }
 
-var errShort = errors.New("entry runs past the end of its batch")
+// errTruncated says an entry runs past the end of its frame.
+var errTruncated = errors.New("entry runs past the end of its frame")
 
-// decodeWrite decodes the write entry at the start of b (tag included) and
-// returns the record and the entry's length.
-func decodeWrite(b []byte, prevReturn int64) (Record, int, error) {
-	var r Record
-	tag := b[0]
-	r.Kind = model.Kind(tag >> 3 & 7)
-	r.Op = Op(tag>>2&1) + 1
-	r.Outcome = Outcome(tag & 3)
-	n := 1
-	next := func() (uint64, error) {
-		v, k := binary.Uvarint(b[n:])
-		if k <= 0 {
-			return 0, errShort
-		}
-		n += k
-		return v, nil
-	}
-	u, err := next()
-	if err != nil {
-		return r, 0, err
-	}
-	it, err := next()
-	if err != nil {
-		return r, 0, err
-	}
-	delta, k := binary.Varint(b[n:])
-	if k <= 0 {
-		return r, 0, errShort
-	}
-	n += k
-	dur, err := next()
-	if err != nil {
-		return r, 0, err
-	}
-	if u > 1<<32-1 || it > 1<<32-1 {
-		return r, 0, fmt.Errorf("user or item index out of range")
-	}
-	r.User, r.Item = uint32(u), uint32(it)
-	r.Return = prevReturn + delta
-	r.Call = r.Return - int64(dur)
-	if r.Op == OpPut {
-		if len(b) < n+len(r.Digest) {
-			return r, 0, errShort
-		}
-		copy(r.Digest[:], b[n:])
-		n += len(r.Digest)
-		sz, err := next()
-		if err != nil {
-			return r, 0, err
-		}
-		if sz > 1<<32-1 {
-			return r, 0, fmt.Errorf("size %d out of range", sz)
-		}
-		r.Size = uint32(sz)
-	}
-	if r.Outcome < OK || r.Outcome > Ambiguous || !validKind(r.Kind) {
-		return r, 0, fmt.Errorf("invalid tag %#x", tag)
-	}
-	return r, n, nil
+// decoder reads the fields of entries from a payload. The first error
+// sticks: later reads return zero values, and err says what went wrong.
+type decoder struct {
+	b   []byte
+	err error
 }
 
-// validKind reports whether k is one of model.Kinds.
-func validKind(k model.Kind) bool { return k >= model.KindContact && k <= model.KindAppData }
-
-// Item keys are stored compactly in memory. The first byte packs
-// kind<<5 | suffix<<2 | form: the "<kind>/" prefix becomes the kind's code
-// (0 when the key has none), a common file extension becomes a suffix code,
-// and a canonical lower- or upper-case UUID in the name (as CardDAV and
-// CalDAV clients name resources) becomes its 16 bytes:
-//
-//	formRaw:          name
-//	formUUID:         16 UUID bytes (lower case, at the start of the name), rest
-//	formUUIDPrefixed: uvarint prefix length, prefix, 16 UUID bytes (lower case), rest
-//	formUUIDUpper:    as formUUIDPrefixed, upper case
-const (
-	formRaw          = 0
-	formUUID         = 1
-	formUUIDPrefixed = 2
-	formUUIDUpper    = 3
-)
-
-// suffixes are the extensions with a code (index+1) in a compact key.
-var suffixes = [...]string{".vcf", ".ics", ".jpg", ".json", ".png", ".heic", ".txt"}
-
-// encodeKey appends the compact form of key to b.
-func encodeKey(b []byte, key string) []byte {
-	var kind model.Kind
-	name := key
-	if k, n, err := model.SplitItemKey(key); err == nil && model.ItemKey(k, n) == key {
-		kind, name = k, n
+func (d *decoder) fail(err error) {
+	if d.err == nil {
+		d.err = err
 	}
-	suffix := 0
-	for i, s := range suffixes {
-		if strings.HasSuffix(name, s) {
-			suffix, name = i+1, strings.TrimSuffix(name, s)
-			break
-		}
-	}
-	pos, lower := findUUID(name)
-	form := formRaw
-	switch {
-	case pos < 0:
-	case pos == 0 && lower:
-		form = formUUID
-	case lower:
-		form = formUUIDPrefixed
-	default:
-		form = formUUIDUpper
-	}
-	b = append(b, byte(kind)<<5|byte(suffix)<<2|byte(form))
-	if form == formRaw {
-		return append(b, name...)
-	}
-	if form != formUUID {
-		b = binary.AppendUvarint(b, uint64(pos))
-		b = append(b, name[:pos]...)
-	}
-	for i := pos; i < pos+36; i++ {
-		if c := name[i]; c != '-' {
-			hi := unhex(c)
-			i++
-			b = append(b, hi<<4|unhex(name[i]))
-		}
-	}
-	return append(b, name[pos+36:]...)
+	d.b = nil
 }
 
-// decodeKey reverses encodeKey.
-func decodeKey(b []byte) string {
-	kind, suffix, form := model.Kind(b[0]>>5), int(b[0]>>2&7), int(b[0]&3)
-	b = b[1:]
-	var s strings.Builder
-	if kind != 0 {
-		s.WriteString(kind.String())
-		s.WriteByte('/')
+func (d *decoder) byte() byte {
+	if len(d.b) == 0 {
+		d.fail(errTruncated)
+		return 0
 	}
-	if form != formRaw {
-		if form != formUUID {
-			pos, k := binary.Uvarint(b)
-			b = b[k:]
-			s.Write(b[:pos])
-			b = b[pos:]
-		}
-		digits := "0123456789abcdef"
-		if form == formUUIDUpper {
-			digits = "0123456789ABCDEF"
-		}
-		for i := 0; i < 16; i++ {
-			if i == 4 || i == 6 || i == 8 || i == 10 {
-				s.WriteByte('-')
-			}
-			s.WriteByte(digits[b[i]>>4])
-			s.WriteByte(digits[b[i]&15])
-		}
-		b = b[16:]
-	}
-	s.Write(b)
-	if suffix > 0 {
-		s.WriteString(suffixes[suffix-1])
-	}
-	return s.String()
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
 }
 
-// findUUID returns the position of the first canonical UUID in s
-// (8-4-4-4-12 hex digits, all lower or all upper case) and whether it is
-// lower case, or -1 when there is none.
-func findUUID(s string) (int, bool) {
-	for i := 0; i+36 <= len(s); i++ {
-		switch uuidAt(s[i : i+36]) {
-		case caseLower:
-			return i, true
-		case caseUpper:
-			return i, false
-		}
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(errTruncated)
+		return 0
 	}
-	return -1, false
+	d.b = d.b[n:]
+	return v
 }
 
-// The letter cases of a UUID candidate.
-const (
-	caseNone = iota
-	caseLower
-	caseUpper
-)
-
-// uuidAt reports the letter case of a 36-byte candidate UUID, or caseNone
-// when it is not one.
-func uuidAt(s string) int {
-	lower, upper := true, true
-	for i := 0; i < 36; i++ {
-		c := s[i]
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			if c != '-' {
-				return caseNone
-			}
-			continue
-		}
-		switch {
-		case c >= '0' && c <= '9':
-		case c >= 'a' && c <= 'f':
-			upper = false
-		case c >= 'A' && c <= 'F':
-			lower = false
-		default:
-			return caseNone
-		}
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail(errTruncated)
+		return 0
 	}
-	switch {
-	case lower:
-		return caseLower
-	case upper:
-		return caseUpper
-	}
-	return caseNone
+	d.b = d.b[n:]
+	return v
 }
 
-// unhex returns the value of a hex digit.
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
+// take returns the next n bytes.
+func (d *decoder) take(n uint64) []byte {
+	if n > uint64(len(d.b)) {
+		d.fail(errTruncated)
+		return nil
 	}
+	p := d.b[:n]
+	d.b = d.b[n:]
+	return p
 }
+
+// bytes returns a length-prefixed byte string.
+func (d *decoder) bytes() []byte { return d.take(d.uvarint()) }
+
+// u32 returns a fixed little-endian uint32.
+func (d *decoder) u32() uint32 {
+	p := d.take(4)
+	if p == nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(p)
+}
+
+// digest returns a 16-byte digest.
+func (d *decoder) digest() model.Digest {
+	var g model.Digest
+	copy(g[:], d.take(uint64(len(g))))
+	return g
+}
+
+func (d *decoder) done() bool { return len(d.b) == 0 }

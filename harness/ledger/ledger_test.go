@@ -3,16 +3,16 @@ package ledger
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/firedrill/firedrill/harness/model"
+	"github.com/firedrill/firedrill/harness/seed"
+	"github.com/firedrill/firedrill/harness/workload/gen"
 )
 
 func digestOf(s string) model.Digest {
@@ -21,99 +21,353 @@ func digestOf(s string) model.Digest {
 	return d
 }
 
+const testSeed = 42
+
 // newWriter creates a ledger in a temporary directory.
-func newWriter(t *testing.T) (*Writer, string) {
+func newWriter(t testing.TB) (*Writer, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "ledger.fdl")
-	w, err := Create(path, time.Now(), Meta{Seed: 42, Profile: "tiny", Server: "http://syncd:8080", Labels: map[string]string{"run": "t1"}})
+	w, err := Create(path, time.Now(), Meta{Seed: testSeed, Profile: "tiny", Server: "http://syncd:8080", Labels: map[string]string{"run": "t1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return w, path
 }
 
-func TestRoundTrip(t *testing.T) {
-	w, path := newWriter(t)
-	rng := rand.New(rand.NewPCG(1, 2))
-	var want []Record
-	var wantKeys []string
-	now := int64(1000)
-	for i := 0; i < 5000; i++ {
-		u := w.User(fmt.Sprintf("user%03d", rng.IntN(50)))
-		kind := model.Kinds[rng.IntN(len(model.Kinds))]
-		var key string
-		switch rng.IntN(3) {
-		case 0:
-			key = model.ItemKey(kind, fmt.Sprintf("%08x-%04x-4%03x-a%03x-%012x.vcf", rng.Uint32(), rng.IntN(1<<16), rng.IntN(1<<12), rng.IntN(1<<12), rng.Uint64()&(1<<48-1)))
-		case 1:
-			key = model.ItemKey(kind, fmt.Sprintf("IMG_%04d.jpg", rng.IntN(100)))
-		default:
-			key = model.ItemKey(kind, strings.ToUpper(fmt.Sprintf("x-%08x-%04x-4%03x-a%03x-%012x", rng.Uint32(), rng.IntN(1<<16), rng.IntN(1<<12), rng.IntN(1<<12), rng.Uint64()&(1<<48-1))))
-		}
-		it := w.Item(key)
-		for int(it) >= len(wantKeys) {
-			wantKeys = append(wantKeys, key)
-		}
-		call := now + int64(rng.IntN(1e6)) - 5e5
-		call = max(call, 0)
-		r := Record{Call: call, Return: call + int64(rng.IntN(1e8)), User: u, Item: it, Kind: kind, Op: OpPut, Outcome: Outcome(1 + rng.IntN(3))}
-		if rng.IntN(5) == 0 {
-			r.Op = OpDelete
-		} else {
-			r.Digest = digestOf(fmt.Sprint(i))
-			r.Size = uint32(rng.IntN(8 << 20))
-		}
-		now += int64(rng.IntN(2e6))
-		if err := w.Append(r); err != nil {
-			t.Fatal(err)
-		}
-		want = append(want, r)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+func mustLoad(t testing.TB, path string) *Ledger {
+	t.Helper()
 	l, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Torn != nil {
-		t.Fatalf("intact ledger reported torn: %v", l.Torn)
+	return l
+}
+
+func TestRoundTrip(t *testing.T) {
+	w, path := newWriter(t)
+	s := newScript(t, w, 12, 1)
+	s.run(3000)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
 	}
-	if l.Meta.Seed != 42 || l.Meta.Profile != "tiny" || l.Meta.Labels["run"] != "t1" {
+	s.settle()
+	l := mustLoad(t, path)
+	if l.Torn != nil || l.CutShort != nil {
+		t.Fatalf("closed ledger reported torn %v, cut short %v", l.Torn, l.CutShort)
+	}
+	if l.Meta.Seed != testSeed || l.Meta.Profile != "tiny" || l.Meta.Labels["run"] != "t1" {
 		t.Errorf("meta = %+v", l.Meta)
 	}
 	if !l.Base.Equal(w.Base()) {
 		t.Errorf("base = %v, want %v", l.Base, w.Base())
 	}
-	if l.Len() != len(want) {
-		t.Fatalf("Len = %d, want %d", l.Len(), len(want))
+	s.check(l)
+	pending := 0
+	for _, o := range s.open {
+		pending += len(o.writes)
 	}
-	for i, r := range l.Records() {
-		if r != want[i] {
-			t.Fatalf("record %d = %+v, want %+v", i, r, want[i])
+	if l.Pending() != pending || pending == 0 {
+		t.Errorf("Pending = %d, want %d (> 0: the script leaves attempts open)", l.Pending(), pending)
+	}
+}
+
+// TestHistories: each user's history from UserHistory, Histories and History
+// is the same, grouped by key and collection, writes in append order.
+func TestHistories(t *testing.T) {
+	w, path := newWriter(t)
+	s := newScript(t, w, 8, 2)
+	s.run(1500)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.settle()
+	l := mustLoad(t, path)
+	all := l.History()
+	if len(all.Users) != len(s.names) {
+		t.Fatalf("History has %d users, want %d", len(all.Users), len(s.names))
+	}
+	i := 0
+	for uh := range l.Histories() {
+		if !reflect.DeepEqual(uh, &all.Users[i]) || !reflect.DeepEqual(uh, l.UserHistory(uint32(i))) {
+			t.Fatalf("user %d: Histories, History and UserHistory differ", i)
+		}
+		i++
+		want := map[[2]string][]Write{}
+		for _, ww := range s.writes[uh.Name] {
+			k := [2]string{ww.key, ww.coll}
+			want[k] = append(want[k], Write{Call: ww.call, Return: ww.ret, Digest: ww.digest, Size: ww.size, Op: ww.op, Outcome: ww.outcome, Pending: ww.pending})
+		}
+		if len(uh.Items) != len(want) {
+			t.Fatalf("user %s: %d item histories, want %d", uh.Name, len(uh.Items), len(want))
+		}
+		for j, it := range uh.Items {
+			if j > 0 && (uh.Items[j-1].Key > it.Key || uh.Items[j-1].Key == it.Key && uh.Items[j-1].Collection >= it.Collection) {
+				t.Fatalf("user %s: items not sorted by key and collection at %d", uh.Name, j)
+			}
+			if !reflect.DeepEqual(it.Writes, want[[2]string{it.Key, it.Collection}]) {
+				t.Fatalf("user %s item %s in %s: writes %+v, want %+v", uh.Name, it.Key, it.Collection, it.Writes, want[[2]string{it.Key, it.Collection}])
+			}
+			if l.ItemKey(it.Item) != it.Key || l.ItemCollection(it.Item) != it.Collection {
+				t.Fatalf("item %d: ItemKey %q, ItemCollection %q, history says %q in %q", it.Item, l.ItemKey(it.Item), l.ItemCollection(it.Item), it.Key, it.Collection)
+			}
+			if k, _, _ := model.SplitItemKey(it.Key); k != it.Kind {
+				t.Fatalf("item %s: kind %s", it.Key, it.Kind)
+			}
+		}
+		if f := uh.Find(uh.Items[0].Key); f == nil || f.Key != uh.Items[0].Key {
+			t.Fatalf("Find(%q) = %v", uh.Items[0].Key, f)
 		}
 	}
-	for i, k := range wantKeys {
-		if got := l.ItemKey(uint32(i)); got != k {
-			t.Fatalf("ItemKey(%d) = %q, want %q", i, got, k)
+	e := l.Expected(s.last)
+	if !reflect.DeepEqual(e, all.Expected(s.last)) {
+		t.Error("Ledger.Expected and History.Expected differ")
+	}
+}
+
+// TestImportThenLive: an imported item written live later is one history;
+// the same key in another collection is another item.
+func TestImportThenLive(t *testing.T) {
+	w, path := newWriter(t)
+	u := w.User("ann")
+	name := seed.FormatUUID(seed.ItemUUID(testSeed, "ann", "contact", 3)) + ".vcf"
+	key := model.ItemKey(model.KindContact, name)
+	tk, err := w.InvokeBatch(10, []ImportItem{{User: u, Kind: model.KindContact, Name: name, Index: 3, Collection: "/dav/ann/contacts/", Digest: digestOf("a"), Size: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Complete(tk, OK, 20); err != nil {
+		t.Fatal(err)
+	}
+	for i, coll := range []string{"/dav/ann/contacts/", "/dav/ann/work/"} {
+		r := Record{Call: int64(30 + i), User: u, Item: w.Item(u, key, coll), Kind: model.KindContact, Op: OpPut, Digest: digestOf("b"), Size: 2}
+		tk, err := w.Invoke(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Complete(tk, OK, 40); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	uh := mustLoad(t, path).UserHistory(0)
+	if len(uh.Items) != 2 || uh.Items[0].Collection != "/dav/ann/contacts/" || uh.Items[1].Collection != "/dav/ann/work/" {
+		t.Fatalf("items = %+v", uh.Items)
+	}
+	want := []Write{{Call: 10, Return: 20, Digest: digestOf("a"), Size: 1, Op: OpPut, Outcome: OK}, {Call: 30, Return: 40, Digest: digestOf("b"), Size: 2, Op: OpPut, Outcome: OK}}
+	if got := uh.Items[0].Writes; !reflect.DeepEqual(got, want) || uh.Items[0].Key != key {
+		t.Errorf("imported then written: %s %+v, want %s %+v", uh.Items[0].Key, got, key, want)
+	}
+}
+
+// TestDerivedNamesMatchGen: the names the ledger recomputes from the seed are
+// the generator's, so its imports cost a few bytes an item.
+func TestDerivedNamesMatchGen(t *testing.T) {
+	g := gen.New(testSeed, nil)
+	for _, k := range []model.Kind{model.KindContact, model.KindEvent, model.KindTodo, model.KindNote} {
+		for _, user := range []string{"alice", "bob@example.com"} {
+			for _, i := range []int{0, 1, 99, 12345} {
+				name := g.Name(user, k, i)
+				suffix, ok := derivedSuffix(testSeed, user, k, i, name)
+				if !ok {
+					t.Fatalf("gen's name %q for %s %s %d is not derived from the seed", name, user, k, i)
+				}
+				if got := string(appendDerivedKey(nil, testSeed, user, k, i, suffix)); got != model.ItemKey(k, name) {
+					t.Fatalf("appendDerivedKey = %q, gen says %q", got, model.ItemKey(k, name))
+				}
+				if _, ok := derivedSuffix(testSeed, user, k, i+1, name); ok {
+					t.Fatalf("%q passes as the name of index %d too", name, i+1)
+				}
+			}
 		}
 	}
 }
 
-func TestConcurrentAppends(t *testing.T) {
+func TestCollectionPatterns(t *testing.T) {
+	for _, c := range []struct {
+		user, path string
+		want       pattern
+	}{
+		{"u1", "/dav/u1/contacts/", pattern{patName, "/dav/", "/contacts/"}},
+		{"u1", "/dav/u1", pattern{patName, "/dav/", ""}},
+		{"u1", "/dav/u11/u1/x/", pattern{patName, "/dav/u11/", "/x/"}},
+		{"u1", "/dav/xu1/", pattern{patLiteral, "/dav/xu1/", ""}},
+		{"ann@example.com", "/dav/ann@example.com/cal/", pattern{patName, "/dav/", "/cal/"}},
+		{"ann smith", "/dav/ann%20smith/cal/", pattern{patEscaped, "/dav/", "/cal/"}},
+		{"", "/dav/shared/", pattern{patLiteral, "/dav/shared/", ""}},
+		{"u1", "", pattern{patLiteral, "", ""}},
+	} {
+		got := splitCollection(c.user, c.path)
+		if got != c.want {
+			t.Errorf("splitCollection(%q, %q) = %+v, want %+v", c.user, c.path, got, c.want)
+		}
+		if back := got.path(c.user); back != c.path {
+			t.Errorf("pattern %+v for %q gives %q, want %q", got, c.user, back, c.path)
+		}
+	}
+	if splitCollection("u1", "/dav/u1/contacts/") != splitCollection("u2", "/dav/u2/contacts/") {
+		t.Error("two users' contacts collections do not share a pattern")
+	}
+}
+
+func TestWriterRejectsNonsense(t *testing.T) {
+	w, _ := newWriter(t)
+	defer w.Close()
+	u := w.User("ann")
+	other := w.User("bob")
+	it := w.Item(u, "contact/a.vcf", "/dav/ann/contacts/")
+	good := Record{Call: 1, User: u, Item: it, Kind: model.KindContact, Op: OpPut}
+	invokes := map[string]func(*Record){
+		"unknown user's item": func(r *Record) { r.Item = w.Item(7, "contact/b.vcf", "") },
+		"key without kind":    func(r *Record) { r.Item = w.Item(u, "b.vcf", "") },
+		"kind not as named":   func(r *Record) { r.Item = w.Item(u, "Contact/b.vcf", "") },
+		"key without name":    func(r *Record) { r.Item = w.Item(u, "contact/", "") },
+		"unknown item":        func(r *Record) { r.Item = 99 },
+		"another user's item": func(r *Record) { r.User = other },
+		"kind mismatch":       func(r *Record) { r.Kind = model.KindPhoto },
+		"bad kind":            func(r *Record) { r.Kind = 0 },
+		"bad op":              func(r *Record) { r.Op = 9 },
+		"negative call":       func(r *Record) { r.Call = -1 },
+		"delete w/digest":     func(r *Record) { r.Op = OpDelete; r.Digest = digestOf("x") },
+		"outcome given":       func(r *Record) { r.Outcome = OK },
+		"return given":        func(r *Record) { r.Return = 5 },
+	}
+	for name, f := range invokes {
+		r := good
+		f(&r)
+		if _, err := w.Invoke(r); err == nil {
+			t.Errorf("%s: Invoke accepted %+v", name, r)
+		}
+		if name == "outcome given" || name == "return given" {
+			continue
+		}
+		r.Return, r.Outcome = max(r.Call, 2), OK
+		if err := w.Append(r); err == nil {
+			t.Errorf("%s: Append accepted %+v", name, r)
+		}
+	}
+	for name, r := range map[string]Record{
+		"bad outcome":   {Call: 1, Return: 2, User: u, Item: it, Kind: model.KindContact, Op: OpPut, Outcome: 0},
+		"return < call": {Call: 3, Return: 2, User: u, Item: it, Kind: model.KindContact, Op: OpPut, Outcome: OK},
+	} {
+		if err := w.Append(r); err == nil {
+			t.Errorf("%s: Append accepted %+v", name, r)
+		}
+	}
+	tk, err := w.Invoke(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range map[string]func() error{
+		"zero ticket":    func() error { return w.Complete(Ticket{}, OK, 5) },
+		"bad outcome":    func() error { return w.Complete(tk, 7, 5) },
+		"return < call":  func() error { return w.Complete(tk, OK, 0) },
+		"foreign ticket": func() error { return w.Complete(Ticket{seq: 1 << 40}, OK, 5) },
+		"empty batch":    func() error { _, err := w.InvokeBatch(1, nil); return err },
+		"negative call": func() error {
+			_, err := w.InvokeBatch(-1, []ImportItem{{User: u, Kind: model.KindNote, Name: "n"}})
+			return err
+		},
+		"batch bad user": func() error {
+			_, err := w.InvokeBatch(1, []ImportItem{{User: 9, Kind: model.KindNote, Name: "n"}})
+			return err
+		},
+		"batch bad kind":   func() error { _, err := w.InvokeBatch(1, []ImportItem{{User: u, Kind: 0, Name: "n"}}); return err },
+		"batch empty name": func() error { _, err := w.InvokeBatch(1, []ImportItem{{User: u, Kind: model.KindNote}}); return err },
+	} {
+		if err := f(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if err := w.Complete(tk, OK, 5); err != nil {
+		t.Fatalf("valid completion: %v", err)
+	}
+	if err := w.Complete(tk, OK, 6); err == nil {
+		t.Error("a second completion of one ticket was accepted")
+	}
+	w.Close()
+	if _, err := w.Invoke(good); !errors.Is(err, ErrClosed) {
+		t.Errorf("Invoke after Close: %v", err)
+	}
+	good.Return, good.Outcome = 2, OK
+	if err := w.Append(good); !errors.Is(err, ErrClosed) {
+		t.Errorf("Append after Close: %v", err)
+	}
+}
+
+// TestInvokeReachesTheFileFirst: once Invoke returns, a copy of the file
+// holds the attempt (as pending); a completion reaches it by Flush at the
+// latest.
+func TestInvokeReachesTheFileFirst(t *testing.T) {
 	w, path := newWriter(t)
-	const goroutines, per = 16, 3000
+	defer w.Close()
+	u := w.User("ann")
+	copyNow := func() *Ledger {
+		t.Helper()
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), "copy")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return mustLoad(t, p)
+	}
+	var tickets []Ticket
+	for i := range 5 {
+		r := Record{Call: w.Now(), User: u, Item: w.Item(u, fmt.Sprintf("note/n%d.ics", i), "/dav/ann/notes/"), Kind: model.KindNote, Op: OpPut, Digest: digestOf("n"), Size: 1}
+		tk, err := w.Invoke(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tickets = append(tickets, tk)
+		l := copyNow()
+		if l.Len() != i+1 || l.CutShort == nil || l.CutShort.Pending != i+1 {
+			t.Fatalf("after invoke %d the copy holds %d writes, cut short %v", i, l.Len(), l.CutShort)
+		}
+	}
+	tk, err := w.InvokeBatch(w.Now(), []ImportItem{{User: u, Kind: model.KindPhoto, Name: "IMG_0001.jpg", Collection: "/dav/ann/photos/", Digest: digestOf("p"), Size: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := copyNow(); l.Len() != 6 || l.CutShort.Pending != 6 {
+		t.Fatalf("after the batch the copy holds %d writes, %d pending", l.Len(), l.CutShort.Pending)
+	}
+	for _, tk := range append(tickets, tk) {
+		if err := w.Complete(tk, OK, w.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if l := copyNow(); l.Len() != 6 || l.Pending() != 0 || l.CutShort == nil || l.CutShort.Pending != 0 {
+		t.Fatalf("after Flush the copy holds %d writes, %d pending, cut short %v", l.Len(), l.Pending(), l.CutShort)
+	}
+}
+
+// TestConcurrentInvokes: phones invoke and complete concurrently; every
+// attempt comes back with its outcome, and invokes share writes.
+func TestConcurrentInvokes(t *testing.T) {
+	w, path := newWriter(t)
+	const goroutines, per = 16, 2000
 	var wg sync.WaitGroup
-	for g := 0; g < goroutines; g++ {
+	for g := range goroutines {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			u := w.User(fmt.Sprintf("user%d", g))
-			for i := 0; i < per; i++ {
-				it := w.Item(model.ItemKey(model.KindNote, fmt.Sprintf("g%d-%d.ics", g, i)))
-				call := w.Now()
-				ret := w.Now()
-				if err := w.Append(Record{Call: call, Return: ret, User: u, Item: it, Kind: model.KindNote, Op: OpPut, Outcome: OK, Digest: digestOf(fmt.Sprint(g, i)), Size: uint32(i)}); err != nil {
+			name := fmt.Sprintf("user%d", g)
+			u := w.User(name)
+			for i := range per {
+				it := w.Item(u, model.ItemKey(model.KindNote, fmt.Sprintf("g%d-%d.ics", g, i)), "/dav/"+name+"/notes/")
+				tk, err := w.Invoke(Record{Call: w.Now(), User: u, Item: it, Kind: model.KindNote, Op: OpPut, Digest: digestOf(fmt.Sprint(g, i)), Size: uint32(i)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := w.Complete(tk, Outcome(1+i%3), w.Now()); err != nil {
 					t.Error(err)
 					return
 				}
@@ -126,138 +380,35 @@ func TestConcurrentAppends(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	frames := w.frames
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if l.Len() != goroutines*per {
-		t.Fatalf("Len = %d, want %d", l.Len(), goroutines*per)
+	l := mustLoad(t, path)
+	if l.Len() != goroutines*per || l.Pending() != 0 || l.CutShort != nil {
+		t.Fatalf("Len = %d, pending %d, cut short %v; want %d, 0, nil", l.Len(), l.Pending(), l.CutShort, goroutines*per)
 	}
 	seen := map[string]bool{}
-	for _, r := range l.Records() {
-		u, key := l.User(r.User), l.ItemKey(r.Item)
-		var g, i int
-		if _, err := fmt.Sscanf(key, "note/g%d-%d.ics", &g, &i); err != nil || u != fmt.Sprintf("user%d", g) {
-			t.Fatalf("record %+v: user %q item %q do not belong together", r, u, key)
+	for uh := range l.Histories() {
+		for _, it := range uh.Items {
+			var g, i int
+			if _, err := fmt.Sscanf(it.Key, "note/g%d-%d.ics", &g, &i); err != nil || uh.Name != fmt.Sprintf("user%d", g) || it.Collection != "/dav/"+uh.Name+"/notes/" {
+				t.Fatalf("user %q item %q in %q do not belong together", uh.Name, it.Key, it.Collection)
+			}
+			if len(it.Writes) != 1 {
+				t.Fatalf("%s: %d writes", it.Key, len(it.Writes))
+			}
+			w := it.Writes[0]
+			if w.Digest != digestOf(fmt.Sprint(g, i)) || w.Size != uint32(i) || w.Return < w.Call || w.Outcome != Outcome(1+i%3) {
+				t.Fatalf("write to %s = %+v", it.Key, w)
+			}
+			seen[it.Key] = true
 		}
-		if r.Digest != digestOf(fmt.Sprint(g, i)) || r.Size != uint32(i) || r.Return < r.Call {
-			t.Fatalf("record for %s = %+v", key, r)
-		}
-		seen[key] = true
 	}
 	if len(seen) != goroutines*per {
 		t.Errorf("%d distinct items, want %d", len(seen), goroutines*per)
 	}
-}
-
-func TestTornTail(t *testing.T) {
-	w, path := newWriter(t)
-	u := w.User("ann")
-	lastBatch := 0 // where the third batch starts: the file's size after the second Sync
-	for b := 0; b < 3; b++ {
-		for i := 0; i < 100; i++ {
-			it := w.Item(fmt.Sprintf("photo/IMG_%d_%d.jpg", b, i))
-			if err := w.Append(Record{Call: int64(b*1000 + i), Return: int64(b*1000 + i + 5), User: u, Item: it, Kind: model.KindPhoto, Op: OpPut, Outcome: OK, Digest: digestOf("x"), Size: 9}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := w.Sync(); err != nil {
-			t.Fatal(err)
-		}
-		if b == 1 {
-			st, err := os.Stat(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			lastBatch = int(st.Size())
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	full, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, _ := Load(path)
-	if l.Len() != 300 {
-		t.Fatalf("intact Len = %d", l.Len())
-	}
-	// Cut the file at lengths inside the last batch, and flip a byte in it.
-	dir := t.TempDir()
-	for cut := lastBatch + 1; cut < len(full); cut += 7 {
-		p := filepath.Join(dir, "torn")
-		if err := os.WriteFile(p, full[:cut], 0o644); err != nil {
-			t.Fatal(err)
-		}
-		l, err := Load(p)
-		if err != nil {
-			t.Fatalf("cut at %d: %v", cut, err)
-		}
-		if l.Torn == nil || l.Torn.Offset != int64(lastBatch) || l.Len() != 200 {
-			t.Fatalf("cut at %d: Torn = %v, Len = %d; want torn at %d with 200 records", cut, l.Torn, l.Len(), lastBatch)
-		}
-	}
-	// A crash between batches leaves an intact, shorter ledger.
-	p := filepath.Join(dir, "boundary")
-	os.WriteFile(p, full[:lastBatch], 0o644)
-	if l, err := Load(p); err != nil || l.Torn != nil || l.Len() != 200 {
-		t.Fatalf("cut at a batch boundary: %v, torn %v, Len %d", err, l.Torn, l.Len())
-	}
-	flipped := append([]byte(nil), full...)
-	flipped[len(flipped)-3] ^= 0x40
-	p = filepath.Join(dir, "flipped")
-	os.WriteFile(p, flipped, 0o644)
-	l, err = Load(p)
-	if err != nil || l.Torn == nil || !strings.Contains(l.Torn.Error(), "checksum mismatch") || l.Len() != 200 {
-		t.Fatalf("flipped byte: %v, %v", l.Torn, err)
-	}
-	// A damaged header is an error, not a torn tail.
-	bad := append([]byte(nil), full...)
-	bad[12] ^= 1
-	os.WriteFile(p, bad, 0o644)
-	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "header checksum") {
-		t.Errorf("damaged header: err = %v", err)
-	}
-	os.WriteFile(p, []byte("hello"), 0o644)
-	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "not a firedrill ledger") {
-		t.Errorf("not a ledger: err = %v", err)
-	}
-}
-
-func TestAppendRejectsNonsense(t *testing.T) {
-	w, _ := newWriter(t)
-	defer w.Close()
-	u := w.User("ann")
-	it := w.Item("contact/a.vcf")
-	ok := Record{Call: 1, Return: 2, User: u, Item: it, Kind: model.KindContact, Op: OpPut, Outcome: OK}
-	cases := map[string]func(*Record){
-		"unknown user":    func(r *Record) { r.User = 7 },
-		"unknown item":    func(r *Record) { r.Item = 7 },
-		"kind mismatch":   func(r *Record) { r.Kind = model.KindPhoto },
-		"bad kind":        func(r *Record) { r.Kind = 0 },
-		"bad op":          func(r *Record) { r.Op = 9 },
-		"bad outcome":     func(r *Record) { r.Outcome = 0 },
-		"return < call":   func(r *Record) { r.Return = 0 },
-		"delete w/digest": func(r *Record) { r.Op = OpDelete; r.Digest = digestOf("x") },
-	}
-	for name, f := range cases {
-		r := ok
-		f(&r)
-		if err := w.Append(r); err == nil {
-			t.Errorf("%s: Append accepted %+v", name, r)
-		}
-	}
-	if err := w.Append(ok); err != nil {
-		t.Errorf("valid record: %v", err)
-	}
-	w.Close()
-	if err := w.Append(ok); !errors.Is(err, ErrClosed) {
-		t.Errorf("Append after Close: %v", err)
-	}
+	t.Logf("%d attempts in %d frames", goroutines*per, frames)
 }
 
 func TestKeyCodec(t *testing.T) {
@@ -286,51 +437,6 @@ func TestKeyCodec(t *testing.T) {
 	}
 	if n := len(encodeKey(nil, keys[0])); n != 1+16 {
 		t.Errorf("UUID key encodes to %d bytes, want 17", n)
-	}
-}
-
-func TestPossibleAt(t *testing.T) {
-	a, b, c := digestOf("a"), digestOf("b"), digestOf("c")
-	put := func(call, ret int64, d model.Digest, o Outcome) Write {
-		return Write{Call: call, Return: ret, Digest: d, Size: 1, Op: OpPut, Outcome: o}
-	}
-	del := func(call, ret int64, o Outcome) Write {
-		return Write{Call: call, Return: ret, Op: OpDelete, Outcome: o}
-	}
-	P := func(d model.Digest) State { return State{Present: true, Digest: d, Size: 1} }
-	cases := []struct {
-		name   string
-		writes []Write
-		cut    int64
-		want   []State
-	}{
-		{"nothing yet", []Write{put(10, 20, a, OK)}, 5, []State{Absent}},
-		{"in flight", []Write{put(10, 20, a, OK)}, 15, []State{Absent, P(a)}},
-		{"acked", []Write{put(10, 20, a, OK)}, 20, []State{P(a)}},
-		{"failed never happened", []Write{put(10, 20, a, OK), put(30, 40, b, Failed)}, 50, []State{P(a)}},
-		{"ambiguous update", []Write{put(10, 20, a, OK), put(30, 40, b, Ambiguous)}, 50, []State{P(a), P(b)}},
-		{"ambiguous before the cut only", []Write{put(10, 20, a, OK), put(60, 70, b, Ambiguous)}, 50, []State{P(a)}},
-		{"acked update", []Write{put(10, 20, a, OK), put(30, 40, b, OK)}, 50, []State{P(b)}},
-		{"acked delete", []Write{put(10, 20, a, OK), del(30, 40, OK)}, 50, []State{Absent}},
-		{"concurrent acked writes", []Write{put(10, 40, a, OK), put(20, 30, b, OK)}, 50, []State{P(a), P(b)}},
-		{"sequential after concurrent", []Write{put(10, 40, a, OK), put(20, 30, b, OK), put(45, 48, c, OK)}, 50, []State{P(c)}},
-		{"ambiguous create", []Write{put(10, 20, a, Ambiguous)}, 50, []State{Absent, P(a)}},
-	}
-	for _, c := range cases {
-		h := ItemHistory{Writes: c.writes}
-		if got := h.PossibleAt(c.cut); !reflect.DeepEqual(got, c.want) {
-			t.Errorf("%s: PossibleAt(%d) = %v, want %v", c.name, c.cut, got, c.want)
-		}
-	}
-	h := ItemHistory{Writes: []Write{put(10, 20, a, OK), put(30, 40, b, OK), del(50, 60, OK)}}
-	if got := h.PossibleFrom(25); !reflect.DeepEqual(got, []State{Absent, P(a), P(b)}) {
-		t.Errorf("PossibleFrom(25) = %v", got)
-	}
-	if got := h.Accepts(P(b), 0, 100); !reflect.DeepEqual(got, []Interval{{30, 60}}) {
-		t.Errorf("Accepts(b) = %v, want [30,60)", got)
-	}
-	if got := h.Accepts(Absent, 0, 100); !reflect.DeepEqual(got, []Interval{{0, 20}, {50, 101}}) {
-		t.Errorf("Accepts(absent) = %v", got)
 	}
 }
 

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"cmp"
+	"iter"
 	"math"
 	"slices"
 
@@ -35,6 +36,9 @@ type Write struct {
 	Size    uint32
 	Op      Op
 	Outcome Outcome
+	// Pending: the attempt's outcome was never recorded (the ledger was cut
+	// short); Outcome is Ambiguous and Return the last time the ledger knew of.
+	Pending bool
 }
 
 // State returns the item's state right after the write took effect.
@@ -45,22 +49,28 @@ func (w Write) State() State {
 	return State{Present: true, Digest: w.Digest, Size: w.Size}
 }
 
-// ItemHistory is every write one user made to one item, in append order.
+// ItemHistory is every write one user made to one item in one collection,
+// in append order.
 type ItemHistory struct {
-	Item   uint32 // index of the key in the ledger
-	Key    string // model.ItemKey form
-	Kind   model.Kind
-	Writes []Write
+	Item uint32 // index of the item in the ledger (its first, if imported and written live)
+	Key  string // model.ItemKey form
+	// Collection is the URL path of the collection the item was written to
+	// (e.g. "/dav/u1/contacts/"), "" when the writer did not record it. The
+	// same key in two collections is two items.
+	Collection string
+	Kind       model.Kind
+	Writes     []Write
 }
 
-// UserHistory is one user's item histories, sorted by key.
+// UserHistory is one user's item histories, sorted by key and collection.
 type UserHistory struct {
 	User  uint32
 	Name  string
 	Items []ItemHistory
 }
 
-// Find returns the history of the item with the given key, or nil.
+// Find returns the history of the item with the given key (the first, if the
+// user wrote it to more than one collection), or nil.
 func (u *UserHistory) Find(key string) *ItemHistory {
 	i, ok := slices.BinarySearchFunc(u.Items, key, func(h ItemHistory, k string) int { return cmp.Compare(h.Key, k) })
 	if !ok {
@@ -74,28 +84,102 @@ type History struct {
 	Users []UserHistory
 }
 
-// History groups the ledger's records by user and item. Every interned user
-// appears, even one without records.
+// History groups the ledger's writes by user and item: every user's history
+// at once (see Histories to go user by user). Every user appears, even one
+// without writes.
 func (l *Ledger) History() *History {
-	h := &History{Users: make([]UserHistory, len(l.users))}
-	for i, name := range l.users {
-		h.Users[i] = UserHistory{User: uint32(i), Name: name}
+	h := &History{Users: make([]UserHistory, 0, l.NumUsers())}
+	for uh := range l.Histories() {
+		h.Users = append(h.Users, *uh)
 	}
-	slot := make(map[uint64]int32, l.n)
-	for _, r := range l.Records() {
-		u := &h.Users[r.User]
-		k := uint64(r.User)<<32 | uint64(r.Item)
-		i, ok := slot[k]
-		if !ok {
-			i = int32(len(u.Items))
-			slot[k] = i
-			u.Items = append(u.Items, ItemHistory{Item: r.Item, Key: l.ItemKey(r.Item), Kind: r.Kind})
+	return h
+}
+
+// Histories yields every user's history in user index order, building each
+// when it is reached: a verifier that checks user by user holds one user's
+// histories at a time, whatever the number of users.
+func (l *Ledger) Histories() iter.Seq[*UserHistory] {
+	return func(yield func(*UserHistory) bool) {
+		for u := range uint32(l.NumUsers()) {
+			if !yield(l.UserHistory(u)) {
+				return
+			}
 		}
-		it := &u.Items[i]
-		it.Writes = append(it.Writes, Write{Call: r.Call, Return: r.Return, Digest: r.Digest, Size: r.Size, Op: r.Op, Outcome: r.Outcome})
 	}
-	for i := range h.Users {
-		slices.SortFunc(h.Users[i].Items, func(a, b ItemHistory) int { return cmp.Compare(a.Key, b.Key) })
+}
+
+// UserHistory builds user u's history from the packed writes.
+func (l *Ledger) UserHistory(u uint32) *UserHistory {
+	name := l.User(u)
+	h := &UserHistory{User: u, Name: name}
+	type def struct {
+		key, coll string
+		kind      model.Kind
+		writes    int
+	}
+	var defs []def
+	var colls []struct {
+		pattern uint32
+		path    string
+	}
+	collection := func(p uint32) string {
+		for _, c := range colls {
+			if c.pattern == p {
+				return c.path
+			}
+		}
+		path := l.patterns[p].path(name)
+		colls = append(colls, struct {
+			pattern uint32
+			path    string
+		}{p, path})
+		return path
+	}
+	stream := l.stream(u)
+	s := newStreamReader(stream)
+	for s.next() {
+		if s.e.tag&memNewItem != 0 {
+			defs = append(defs, def{key: l.itemKey(name, &s.e), coll: collection(s.e.pattern), kind: entryKind(&s.e)})
+		}
+		defs[s.curLocal].writes++
+	}
+	if len(defs) == 0 {
+		return h
+	}
+	// One history per (key, collection): an item imported and then written
+	// live, or imported twice, is defined more than once.
+	order := make([]int, len(defs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Or(cmp.Compare(defs[a].key, defs[b].key), cmp.Compare(defs[a].coll, defs[b].coll))
+	})
+	slot := make([]int32, len(defs))
+	counts := make([]int, 0, len(defs))
+	for _, i := range order {
+		d := &defs[i]
+		if n := len(h.Items); n > 0 && h.Items[n-1].Key == d.key && h.Items[n-1].Collection == d.coll {
+			slot[i] = int32(n - 1)
+			counts[n-1] += d.writes
+			continue
+		}
+		slot[i] = int32(len(h.Items))
+		counts = append(counts, d.writes)
+		h.Items = append(h.Items, ItemHistory{Item: l.itemBase[u] + uint32(i), Key: d.key, Collection: d.coll, Kind: d.kind})
+	}
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	writes := make([]Write, total)
+	for i, n := range counts {
+		h.Items[i].Writes, writes = writes[:0:n], writes[n:]
+	}
+	s = newStreamReader(stream)
+	for s.next() {
+		it := &h.Items[slot[s.curLocal]]
+		it.Writes = append(it.Writes, l.write(s))
 	}
 	return h
 }
@@ -267,9 +351,10 @@ type UserExpectation struct {
 // ItemExpectation is what one item may be at the cut. An item with more than
 // one possible state involves an ambiguous or in-flight write.
 type ItemExpectation struct {
-	Key      string     `json:"key"`
-	Kind     model.Kind `json:"kind"`
-	Possible []State    `json:"possible"`
+	Key        string     `json:"key"`
+	Collection string     `json:"collection,omitempty"`
+	Kind       model.Kind `json:"kind"`
+	Possible   []State    `json:"possible"`
 	// Acked counts the item's writes acknowledged by the cut; LastAcked is
 	// the Return of the last of them, -1 when there is none.
 	Acked     int   `json:"acked"`
@@ -277,25 +362,35 @@ type ItemExpectation struct {
 }
 
 // Expected returns every user's expected items at cut: for each item the
-// user ever wrote, the states it may be in (see ItemHistory.PossibleAt).
+// user ever wrote, the states it may be in (see ItemHistory.PossibleAt). It
+// builds one user's history at a time.
 func (l *Ledger) Expected(cut int64) *Expectation {
-	return l.History().Expected(cut)
+	e := &Expectation{Cut: cut, Users: make([]UserExpectation, 0, l.NumUsers())}
+	for uh := range l.Histories() {
+		e.Users = append(e.Users, uh.expected(cut))
+	}
+	return e
 }
 
 // Expected returns every user's expected items at cut.
 func (h *History) Expected(cut int64) *Expectation {
 	e := &Expectation{Cut: cut, Users: make([]UserExpectation, len(h.Users))}
-	for i, u := range h.Users {
-		ue := UserExpectation{User: u.Name, Items: make([]ItemExpectation, len(u.Items))}
-		for j := range u.Items {
-			it := &u.Items[j]
-			last := int64(-1)
-			if w, ok := it.LastAcked(cut); ok {
-				last = w.Return
-			}
-			ue.Items[j] = ItemExpectation{Key: it.Key, Kind: it.Kind, Possible: it.PossibleAt(cut), Acked: it.Acked(cut), LastAcked: last}
-		}
-		e.Users[i] = ue
+	for i := range h.Users {
+		e.Users[i] = h.Users[i].expected(cut)
 	}
 	return e
+}
+
+// expected returns the user's expected items at cut.
+func (u *UserHistory) expected(cut int64) UserExpectation {
+	ue := UserExpectation{User: u.Name, Items: make([]ItemExpectation, len(u.Items))}
+	for j := range u.Items {
+		it := &u.Items[j]
+		last := int64(-1)
+		if w, ok := it.LastAcked(cut); ok {
+			last = w.Return
+		}
+		ue.Items[j] = ItemExpectation{Key: it.Key, Collection: it.Collection, Kind: it.Kind, Possible: it.PossibleAt(cut), Acked: it.Acked(cut), LastAcked: last}
+	}
+	return ue
 }

@@ -25,7 +25,7 @@ func benchLedger(b *testing.B, users int) (*ledger.Ledger, model.Observation, in
 	server := make([]map[string]model.Digest, users)
 	write := func(u uint32, key string, kind model.Kind, op ledger.Op) {
 		clock += int64(rng.IntN(400_000))
-		r := ledger.Record{Call: clock - 20e6, Return: clock, User: u, Item: w.Item(key), Kind: kind, Op: op, Outcome: ledger.OK}
+		r := ledger.Record{Call: clock - 20e6, Return: clock, User: u, Item: w.Item(u, key, ""), Kind: kind, Op: op, Outcome: ledger.OK}
 		if op == ledger.OpPut {
 			r.Digest[0], r.Digest[1], r.Digest[2], r.Size = byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), 1000
 		}

@@ -82,7 +82,8 @@ func (f *fixture) record(user, key string, r ledger.Record) {
 		f.server[user] = map[string][]byte{}
 		f.users = append(f.users, user)
 	}
-	r.User, r.Item = f.w.User(user), f.w.Item(key)
+	r.User = f.w.User(user)
+	r.Item = f.w.Item(r.User, key, "")
 	r.Call, r.Return = f.clock, f.clock+int64(5*time.Millisecond)
 	f.clock += int64(10 * time.Millisecond)
 	if err := f.w.Append(r); err != nil {

@@ -2,13 +2,25 @@ package workload
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/firedrill/firedrill/harness/accounts"
+	"github.com/firedrill/firedrill/harness/observe"
+	"github.com/firedrill/firedrill/harness/verify"
+	"github.com/firedrill/firedrill/harness/workload/profile"
 
 	"github.com/firedrill/firedrill/harness/canon"
 	"github.com/firedrill/firedrill/harness/dav"
@@ -124,6 +136,9 @@ func TestRecordingClientOutcomes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if led.CutShort != nil || led.Pending() != 0 {
+		t.Errorf("closed ledger: cut short %v, %d attempts without outcome", led.CutShort, led.Pending())
+	}
 	if led.Len() != len(cases) {
 		t.Fatalf("ledger holds %d records, want one per attempt (%d)", led.Len(), len(cases))
 	}
@@ -134,6 +149,9 @@ func TestRecordingClientOutcomes(t *testing.T) {
 		}
 		if key := led.ItemKey(r.Item); key != "appdata/tetris/"+tc.path+".json" {
 			t.Errorf("record %d: item %q", i, key)
+		}
+		if coll := led.ItemCollection(r.Item); coll != "/" {
+			t.Errorf("record %d: collection %q, want the URL's parent path /", i, coll)
 		}
 		if tc.op == ledger.OpPut && (r.Digest != digest || r.Size != uint32(len(body))) {
 			t.Errorf("record %d: digest %v size %d, want %v %d", i, r.Digest, r.Size, digest, len(body))
@@ -162,4 +180,189 @@ func TestClassify(t *testing.T) {
 			t.Errorf("Classify(%+v) = %v, want %v", tc.res, got, tc.want)
 		}
 	}
+}
+
+func TestCollection(t *testing.T) {
+	for url, want := range map[string]string{
+		"http://h/dav/u1/contacts/a.vcf":               "/dav/u1/contacts/",
+		"http://h/dav/u1/apps/tetris/highscores.json":  "/dav/u1/apps/tetris/",
+		"http://h/dav/ann%20smith/calendar/x.ics":      "/dav/ann%20smith/calendar/",
+		"http://h/dav/u1/contacts/":                    "/dav/u1/",
+		"http://h/x":                                   "/",
+		"http://h":                                     "/",
+		"http://h/dav/u1/photos/IMG_0001.jpg?x=1#frag": "/dav/u1/photos/",
+		"://bad": "",
+	} {
+		if got := Collection(url); got != want {
+			t.Errorf("Collection(%q) = %q, want %q", url, got, want)
+		}
+	}
+}
+
+// TestAttemptIsOnRecordBeforeItLeaves: when the server sees a request, the
+// ledger file already holds its attempt, without an outcome.
+func TestAttemptIsOnRecordBeforeItLeaves(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.ledger")
+	lw, err := ledger.Create(path, time.Now(), ledger.Meta{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lw.Close()
+	var seen string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		l, err := ledger.Load(path)
+		switch {
+		case err != nil:
+			seen = err.Error()
+		case l.Len() != 1 || l.Pending() != 1 || l.ItemKey(0) != "note/n.ics" || l.ItemCollection(0) != "/dav/alice/notes/":
+			seen = fmt.Sprintf("the ledger holds %d writes, %d pending", l.Len(), l.Pending())
+		default:
+			seen = "on record"
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	c, err := dav.New(srv.URL, "alice", "secret", srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+	_, out, err := NewRecordingClient(c, lw).Attempt(context.Background(), Write{Kind: model.KindNote, Name: "n.ics",
+		URL: srv.URL + "/dav/alice/notes/n.ics", Op: ledger.OpPut, ContentType: "text/calendar", Body: body})
+	if err != nil || out != ledger.OK {
+		t.Fatalf("attempt: %v, %v", out, err)
+	}
+	if seen != "on record" {
+		t.Errorf("when the request arrived: %s", seen)
+	}
+}
+
+// TestUnrecordableWriteIsNotSent: a write the ledger cannot take never
+// reaches the server.
+func TestUnrecordableWriteIsNotSent(t *testing.T) {
+	lw, err := ledger.Create(filepath.Join(t.TempDir(), "run.ledger"), time.Now(), ledger.Meta{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	c, err := dav.New(srv.URL, "alice", "secret", srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := NewRecordingClient(c, lw)
+	if err := lw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = rc.Attempt(context.Background(), Write{Kind: model.KindNote, Name: "n.ics", URL: srv.URL + "/dav/alice/notes/n.ics",
+		Op: ledger.OpPut, ContentType: "text/calendar", Body: []byte("x")})
+	if err == nil || !strings.Contains(err.Error(), "not sent") || requests.Load() != 0 {
+		t.Errorf("attempt on a closed ledger: %v; the server saw %d requests", err, requests.Load())
+	}
+}
+
+// killedLoadEnv names the ledger a child process of TestKilledLoadLeavesAnHonestLedger loads into.
+const killedLoadEnv = "FIREDRILL_TEST_KILLED_LOAD"
+
+// TestKilledLoadLeavesAnHonestLedger runs a load in a child process against
+// an in-memory server and kills it with SIGKILL in the middle of a write: the
+// ledger it leaves loads as cut short, and verifying the server against it
+// finds no damage (every write the server holds is on record; the write the
+// kill interrupted is ambiguous).
+func TestKilledLoadLeavesAnHonestLedger(t *testing.T) {
+	const users, seed = 6, 5
+	p, err := profile.Load("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.PhotoSizes = []profile.Bucket{{Min: 20 << 10, Max: 30 << 10, Weight: 1}}
+	p.Retry.Base, p.Retry.Max = profile.Duration(time.Millisecond), profile.Duration(5*time.Millisecond)
+	accts := accounts.Generate(users, seed)
+	if path := os.Getenv(killedLoadEnv); path != "" {
+		lw, err := ledger.Create(path, time.Now(), ledger.Meta{Seed: seed, Profile: "tiny"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Load(context.Background(), Config{Server: os.Getenv(killedLoadEnv + "_SERVER"), Accounts: accts, Profile: p, Seed: seed, Ledger: lw})
+		fmt.Printf("load ended before the kill: %v\n", err)
+		select {} // the harness dies; it never closes its ledger
+	}
+	pass := map[string]string{}
+	for _, a := range accts {
+		pass[a.Username] = a.Password
+	}
+	mem := newMemDAV(pass)
+	var (
+		mu     sync.Mutex
+		puts   int
+		child  *exec.Cmd
+		killed bool
+	)
+	const killAt = 60 // the PUT during which the harness dies
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut {
+			mem.ServeHTTP(w, r)
+			return
+		}
+		mu.Lock()
+		puts++
+		n := puts
+		mu.Unlock()
+		mem.ServeHTTP(w, r) // applied: the phone will never learn it
+		if n == killAt {
+			mu.Lock()
+			killed = child.Process.Kill() == nil
+			mu.Unlock()
+		}
+	}))
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "run.ledger")
+	child = exec.Command(os.Args[0], "-test.run=^TestKilledLoadLeavesAnHonestLedger$")
+	child.Env = append(os.Environ(), killedLoadEnv+"="+path, killedLoadEnv+"_SERVER="+srv.URL)
+	var out strings.Builder
+	child.Stdout, child.Stderr = &out, &out
+	mu.Lock()
+	if err := child.Start(); err != nil {
+		mu.Unlock()
+		t.Fatal(err)
+	}
+	mu.Unlock()
+	_ = child.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if !killed {
+		t.Fatalf("the load made %d PUTs and was never killed: %s", puts, out.String())
+	}
+	led, err := ledger.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if led.CutShort == nil || led.Pending() < 1 {
+		t.Fatalf("ledger of a killed load: cut short %v, %d attempts without outcome; want cut short with the interrupted write", led.CutShort, led.Pending())
+	}
+	// As firedrill verify does: the users the ledger has writes for.
+	var started []accounts.Account
+	for _, a := range accts {
+		if slices.Contains(led.Users(), a.Username) {
+			started = append(started, a)
+		}
+	}
+	o, err := observe.Observe(context.Background(), observe.Options{Server: srv.URL, Accounts: started})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	for _, r := range led.Records() {
+		last = max(last, r.Return)
+	}
+	res := verify.Check(verify.Input{Ledger: led, Observation: *o, Mode: verify.Latest, RecoveryPoint: last})
+	if res.Status != verify.Pass || res.Counts.Ambiguous < 1 {
+		t.Errorf("verify after the kill: %s", res.Summary(5, 5))
+	}
+	t.Logf("killed during PUT %d: %d writes on record, %d without outcome; %s", killAt, led.Len(), led.Pending(), res.Reason)
 }
