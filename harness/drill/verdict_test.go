@@ -119,7 +119,8 @@ func TestFillReportsThroughputFromTheLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, it := w.User("ann"), w.Item("contact/a.vcf")
+	u := w.User("ann")
+	it := w.Item(u, "contact/a.vcf", "/dav/ann/contacts/")
 	for i := range 5 {
 		rec := ledger.Record{User: u, Item: it, Kind: model.KindContact, Op: ledger.OpPut, Outcome: ledger.OK, Digest: model.Digest{byte(i + 1)}, Size: 10,
 			Call: int64(i) * int64(time.Second), Return: int64(i)*int64(time.Second) + 1000}
@@ -158,7 +159,8 @@ func TestReverifyRechecksASavedRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, it := w.User("ann"), w.Item("contact/a.vcf")
+	u := w.User("ann")
+	it := w.Item(u, "contact/a.vcf", "/dav/ann/contacts/")
 	d := model.Digest{7}
 	if err := w.Append(ledger.Record{User: u, Item: it, Kind: model.KindContact, Op: ledger.OpPut, Outcome: ledger.OK, Digest: d, Size: 3, Call: 1, Return: 2}); err != nil {
 		t.Fatal(err)
