@@ -43,7 +43,8 @@ func (d *runner) load(ctx context.Context, specs []fault.Spec) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sched, err := fault.NewSchedule(d.opts.Seed, loadPlan(specs), plannedWrites(d.opts.Seed, d.prof, d.phones.accts))
+	planned := plannedWrites(d.opts.Seed, d.prof, d.phones.accts)
+	sched, err := fault.NewSchedule(d.opts.Seed, loadPlan(specs), planned)
 	if err != nil {
 		return "", err
 	}
@@ -76,7 +77,9 @@ func (d *runner) load(ctx context.Context, specs []fault.Spec) (string, error) {
 		results, err = sched.Run(loadCtx, d.faultEnv(), time.Now(), g)
 		faultsDone <- err
 	}()
+	stopProgress := d.reportLoadProgress(planned)
 	sum, loadErr := loadAll(ctx)
+	stopProgress()
 	g.Close() // a fault that never came must not hold the schedule
 	faultErr := <-faultsDone
 	if err := errors.Join(loadErr, faultErr); err != nil {
@@ -86,6 +89,45 @@ func (d *runner) load(ctx context.Context, specs []fault.Spec) (string, error) {
 		return "", fmt.Errorf("save ledger: %w", err)
 	}
 	return loadSummary(sum) + faultSummary(results), nil
+}
+
+// progressEvery is how often a watcher hears how far a long phase is.
+const progressEvery = 500 * time.Millisecond
+
+// reportLoadProgress tells the watcher, every progressEvery until the returned
+// function is called, how many writes the phones completed and how, with an
+// ETA from the acknowledged rate so far.
+func (d *runner) reportLoadProgress(planned int64) (stop func()) {
+	w := d.opts.Watch
+	if w == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	start := time.Now()
+	sample := func() {
+		ok, failed, amb := d.phones.ledger.Outcomes()
+		p := Progress{At: time.Now(), Phase: "load", Done: ok, Total: planned, Unit: "writes", Acked: ok, Failed: failed, Ambiguous: amb}
+		if el := time.Since(start); ok > 0 && planned > ok {
+			p.ETA = time.Duration(float64(el) * float64(planned-ok) / float64(ok))
+		}
+		w.Progress(p)
+	}
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(progressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				sample()
+				return
+			case <-t.C:
+				sample()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // plannedWrites counts the writes the users' plans hold.

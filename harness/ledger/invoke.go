@@ -60,6 +60,7 @@ func (w *Writer) Complete(t Ticket, o Outcome, ret int64) error {
 	}
 	delete(w.open, t.seq)
 	w.completions++
+	w.outcomes[o] += int64(max(t.n, 1))
 	w.appendEntry(func(b []byte) []byte {
 		b = binary.AppendUvarint(append(b, tagComplete|byte(o)), w.attempts-t.seq)
 		return binary.AppendUvarint(b, uint64(ret-call))
@@ -96,6 +97,7 @@ func (w *Writer) Append(r Record) error {
 	})
 	w.numberLocked(r.Call, 1)
 	w.completions++
+	w.outcomes[r.Outcome]++
 	return w.flushFullLocked()
 }
 
@@ -153,7 +155,7 @@ func (w *Writer) numberLocked(call int64, n int) uint64 {
 func (w *Writer) openLocked(call int64, n int) Ticket {
 	seq := w.numberLocked(call, n)
 	w.open[seq] = call
-	return Ticket{seq: seq}
+	return Ticket{seq: seq, n: n}
 }
 
 // flushFullLocked writes the buffer out once it holds batchBytes.

@@ -452,3 +452,26 @@ func FuzzKeyCodec(f *testing.F) {
 		}
 	})
 }
+
+func TestOutcomesCountCompletedWrites(t *testing.T) {
+	w, err := Create(filepath.Join(t.TempDir(), "l.bin"), time.Now(), Meta{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	u := w.User("ann")
+	it := w.Item(u, "contact/a.vcf", "/dav/ann/contacts/")
+	rec := Record{User: u, Item: it, Kind: model.KindContact, Op: OpPut, Digest: model.Digest{1}, Size: 3, Call: 1}
+	for _, o := range []Outcome{OK, OK, Ambiguous, Failed} {
+		tk, err := w.Invoke(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Complete(tk, o, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, failed, amb := w.Outcomes(); ok != 2 || failed != 1 || amb != 1 {
+		t.Errorf("Outcomes() = %d ok, %d failed, %d ambiguous; want 2, 1, 1", ok, failed, amb)
+	}
+}

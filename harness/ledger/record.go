@@ -66,6 +66,7 @@ type Record struct {
 // recorded with Writer.Complete. The zero Ticket names nothing.
 type Ticket struct {
 	seq uint64 // the attempt's number + 1
+	n   int    // the writes it covers: 1, or an import batch's items
 }
 
 // ImportItem is one resting item in a bulk import batch: acknowledged, like

@@ -79,6 +79,7 @@ type Writer struct {
 	attempts    uint64
 	records     int64 // writes: attempts, counting every item of a batch
 	completions int64
+	outcomes    [4]int64 // writes by Outcome (OK, Failed, Ambiguous) completed so far
 	prevCall    int64
 	scratch     []byte
 
@@ -142,6 +143,15 @@ func Create(path string, base time.Time, meta Meta) (*Writer, error) {
 	w.lastPat.user = math.MaxUint32
 	go w.flusher()
 	return w, nil
+}
+
+// Outcomes returns how many writes have completed so far as OK, Failed and
+// Ambiguous (an import batch counts each of its items): a running load's
+// progress.
+func (w *Writer) Outcomes() (ok, failed, ambiguous int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.outcomes[OK], w.outcomes[Failed], w.outcomes[Ambiguous]
 }
 
 // Path returns the ledger file's path.
