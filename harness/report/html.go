@@ -27,12 +27,17 @@ const (
 )
 
 var tmpl = template.Must(template.New("index.html").Funcs(template.FuncMap{
-	"commas":  commas,
-	"commasF": commasF,
-	"seconds": seconds,
-	"bytes":   bytesIEC,
-	"f1":      func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
-	"add":     func(a, b int) int { return a + b },
+	"commas":   commas,
+	"commasF":  commasF,
+	"seconds":  seconds,
+	"bytes":    bytesIEC,
+	"f1":       func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+	"add":      func(a, b int) int { return a + b },
+	"problems": func() []string { return Problems },
+	"short": func(p string) string {
+		return map[string]string{ProblemResurrected: "resurr.", ProblemDuplicate: "dupl.", ProblemUnreadable: "unread.", ProblemRewritten: "rewr."}[p] + map[bool]string{true: p}[len(p) <= 7]
+	},
+	"maxListed": func() int { return MaxUserVerdicts },
 	"upper": func(v Verdict) string {
 		return map[Verdict]string{Pass: "PASS", Fail: "FAIL", Error: "ERROR"}[v]
 	},
@@ -66,6 +71,12 @@ type page struct {
 	Faults      []faultRow
 	Users       []userRow
 	MoreUsers   int
+	Rewritten   []userRow // users with only server rewrites
+	MoreRW      int
+	Verdicts    []verdictRow
+	Kinds       []kindRow
+	Canary      *canaryView
+	Listed      int // users named anywhere on the page, for the search
 	Intact      int
 	IntactNames []string
 	MoreIntact  int
@@ -107,6 +118,8 @@ type itemRow struct {
 	Got                       string
 	ExpectedTitle, GotTitle   string
 	OwnerKey, Acked           string
+	WantColl                  string   // where the item was written
+	GotColls                  []string // where the server had it
 	Detail                    []string
 }
 
@@ -123,6 +136,8 @@ func newPage(r *Report) *page {
 	switch {
 	case r.Verdict == Error || r.Actual == FoundUnknown || r.Actual == "":
 		p.FoundText = "nothing: the data was not judged"
+	case r.Users.Damaged == 0 && r.Users.Rewritten > 0:
+		p.FoundText = "every user's data back, " + plural(r.Users.Rewritten, "user", "users") + " with server rewrites"
 	case r.Users.Damaged == 0:
 		p.FoundText = "every user intact"
 	default:
@@ -158,10 +173,28 @@ func newPage(r *Report) *page {
 		}
 		p.Users = append(p.Users, newUserRow(r, u))
 	}
-	if n := r.Users.Damaged - len(damaged); n > 0 {
+	if n := r.Users.Damaged + r.Users.Unknown - len(damaged); n > 0 {
 		p.MoreUsers += n // counted but not listed
 	}
+	for _, u := range r.UserVerdicts {
+		if u.Status == StatusRewritten {
+			if len(p.Rewritten) == maxUsersHTML {
+				p.MoreRW++
+				continue
+			}
+			p.Rewritten = append(p.Rewritten, newUserRow(r, u))
+		}
+	}
+	if n := r.Users.Rewritten - len(p.Rewritten) - p.MoreRW; n > 0 {
+		p.MoreRW += n
+	}
+	p.Verdicts, p.Kinds, p.Canary = verdictRows(r), kindRows(r), newCanaryView(r)
 	p.Intact = r.Users.Intact
+	for _, name := range r.IntactSample {
+		if len(p.IntactNames) < maxIntactNamesHTML {
+			p.IntactNames = append(p.IntactNames, name)
+		}
+	}
 	for _, u := range r.UserVerdicts {
 		if u.Status == StatusIntact {
 			if len(p.IntactNames) == maxIntactNamesHTML {
@@ -190,6 +223,7 @@ func newPage(r *Report) *page {
 	if len(p.IntactNames) > 0 {
 		p.MoreIntact = max(p.MoreIntact, p.Intact-len(p.IntactNames))
 	}
+	p.Listed = len(p.Users) + len(p.Rewritten) + len(p.IntactNames) + len(p.NotCovered)
 	for _, k := range sortedKeys(r.Environment) {
 		p.Env = append(p.Env, [2]string{k, r.Environment[k]})
 	}
@@ -217,7 +251,8 @@ func newUserRow(r *Report, u UserVerdict) userRow {
 			row.More += len(u.Items) - i
 			break
 		}
-		ir := itemRow{Key: it.Key, Kind: it.Kind, Problem: it.Problem, Owner: it.Owner, OwnerKey: it.OwnerKey, Detail: it.Detail}
+		ir := itemRow{Key: it.Key, Kind: it.Kind, Problem: it.Problem, Owner: it.Owner, OwnerKey: it.OwnerKey, Detail: it.Detail,
+			WantColl: it.WantCollection, GotColls: it.GotCollections}
 		ir.Expected, ir.ExpectedTitle = expectedVersions(it.Expected, it.Problem == ProblemResurrected)
 		ir.Got, ir.GotTitle = version(it.Got, false)
 		if !it.AckedAt.IsZero() {
