@@ -610,7 +610,10 @@ func (d *drillRun) verify(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("load ledger: %w", err)
 	}
-	res := Check(l, *obs, d.target)
+	res, err := CheckAndSave(l, Users(obs), d.target, d.dir.ObservationPath())
+	if err != nil {
+		return "", err
+	}
 	if end != nil {
 		end(string(res.Status))
 	}
@@ -623,10 +626,6 @@ func (d *drillRun) verify(ctx context.Context) (string, error) {
 		} else {
 			said += fmt.Sprintf("; %d phones differ from the service: %s", len(d.phones), strings.Join(first(d.phones, 3), "; "))
 		}
-	}
-	keepBodiesOfChanged(obs, res)
-	if err := writeJSON(d.dir.ObservationPath(), obs); err != nil {
-		return "", err
 	}
 	if err := writeJSON(d.dir.Path+"/"+VerifyInputFile, d.target); err != nil {
 		return "", err
@@ -683,7 +682,9 @@ func first(lines []string, n int) []string {
 
 // Check verifies an observation against a ledger the way the run did.
 func Check(l *ledger.Ledger, obs model.Observation, in VerifyInput) verify.Result {
-	return verify.Check(verify.Input{Ledger: l, Observation: obs, Mode: in.Mode, RecoveryPoint: in.RecoveryPoint, Lower: in.Lower, Upper: in.Upper})
+	vi := NewVerifyInput(l, in)
+	vi.Observation = obs
+	return verify.Check(vi)
 }
 
 // fill writes the run's findings and verdict into the report.
@@ -735,6 +736,8 @@ func judge(sc Scenario, res *verify.Result, runErr error, r *report.Report) (rep
 	switch res.Status {
 	case verify.Unknown:
 		return report.Error, report.FoundUnknown, "the verifier could not decide: " + res.Reason
+	case verify.Error:
+		return report.Error, report.FoundUnknown, res.Reason
 	case verify.Pass:
 		if sc.Expect == report.ExpectLossDetected {
 			return report.Fail, report.ExpectIntact, "expected the harness to find data loss, but every user is intact: the scenario did not damage what it meant to"
@@ -804,15 +807,14 @@ func Reverify(dir *report.RunDir, sc *Scenario) (*report.Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load ledger: %w", err)
 	}
-	var obs model.Observation
-	if err := readJSON(dir.ObservationPath(), &obs); err != nil {
-		return nil, fmt.Errorf("load observation (a run that ended before verification has none): %w", err)
-	}
 	var in VerifyInput
 	if err := readJSON(dir.Path+"/"+VerifyInputFile, &in); err != nil {
 		return nil, fmt.Errorf("load verify input: %w", err)
 	}
-	res := Check(l, obs, in)
+	res, err := CheckSaved(l, dir.ObservationPath(), in)
+	if err != nil {
+		return nil, err
+	}
 	FillFromVerify(r, res, l)
 	if sc == nil {
 		sc = &Scenario{Name: r.Scenario, Expect: r.Expected, MaxLostWrites: -1}
