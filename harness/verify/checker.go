@@ -19,7 +19,8 @@ import (
 // Per user it uses only that user's history; across users it keeps counts,
 // the RPO, the most damaged users (bounded by in.Limits) and a small sample
 // of intact ones, so its memory does not grow with the observation. A
-// Checker is not safe for concurrent use, except KindOf and Wrote.
+// Checker is not safe for concurrent use, except KindOf, Knows, Wrote and
+// LedgerUsers.
 type Checker struct {
 	in     Input
 	limits Limits
@@ -83,6 +84,17 @@ func (c *Checker) Wrote(user string) bool {
 	}
 	u, ok := c.idx.byName[user]
 	return ok && c.idx.hasWrites(u)
+}
+
+// Knows reports whether the ledger knows user at all, with writes or not: a
+// user it knows without writes is one the load wrote nothing for, whom a
+// check reports as nothing verified.
+func (c *Checker) Knows(user string) bool {
+	if c.idx == nil {
+		return false
+	}
+	_, ok := c.idx.byName[user]
+	return ok
 }
 
 // LedgerUsers returns the names of the users the ledger holds writes for,
