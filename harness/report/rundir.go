@@ -15,16 +15,16 @@ import (
 
 // The files of a run directory.
 const (
-	ReportFile      = "report.json"
-	HTMLFile        = "index.html"
-	JUnitFile       = "junit.xml"
-	LedgerFile      = "ledger.bin"
+	ReportFile = "report.json"
+	HTMLFile   = "index.html"
+	JUnitFile  = "junit.xml"
+	LedgerFile = "ledger.bin"
 	// ObservationFile holds what the observer read back, one user per line
 	// (model.ObservationWriter); LegacyObservationFile is the whole-observation
 	// JSON that runs before it saved.
 	ObservationFile       = "observation.jsonl"
 	LegacyObservationFile = "observation.json"
-	LogsDir         = "logs"
+	LogsDir               = "logs"
 	// LatestLink is the symbolic link in the reports root that names the newest run.
 	LatestLink = "latest"
 )

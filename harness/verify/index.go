@@ -184,16 +184,26 @@ func (x *ledgerIndex) user(u uint32) *ledger.UserHistory {
 		return &x.hist.Users[u]
 	}
 	uh := &ledger.UserHistory{User: u, Name: x.names[u]}
-	slot := map[uint32]int{}
-	eachPacked(x.packed[x.off[u]:x.off[u+1]], func(pw packedWrite) {
-		i, ok := slot[pw.item]
-		if !ok {
-			i = len(uh.Items)
-			slot[pw.item] = i
-			uh.Items = append(uh.Items, ledger.ItemHistory{Item: pw.item, Key: x.l.ItemKey(pw.item), Kind: pw.kind})
+	pws := make([]packedWrite, 0, (x.off[u+1]-x.off[u])/20+1)
+	eachPacked(x.packed[x.off[u]:x.off[u+1]], func(pw packedWrite) { pws = append(pws, pw) })
+	if len(pws) == 0 {
+		return uh
+	}
+	// Group by item keeping append order within each item; the writes of all
+	// items share one backing array.
+	slices.SortStableFunc(pws, func(a, b packedWrite) int { return cmp.Compare(a.item, b.item) })
+	writes := make([]ledger.Write, len(pws))
+	for i, pw := range pws {
+		writes[i] = pw.w
+	}
+	for i := 0; i < len(pws); {
+		j := i + 1
+		for j < len(pws) && pws[j].item == pws[i].item {
+			j++
 		}
-		uh.Items[i].Writes = append(uh.Items[i].Writes, pw.w)
-	})
+		uh.Items = append(uh.Items, ledger.ItemHistory{Item: pws[i].item, Key: x.l.ItemKey(pws[i].item), Kind: pws[i].kind, Writes: writes[i:j:j]})
+		i = j
+	}
 	slices.SortFunc(uh.Items, func(a, b ledger.ItemHistory) int { return cmp.Compare(a.Key, b.Key) })
 	return uh
 }
