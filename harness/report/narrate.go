@@ -8,6 +8,10 @@ func (r *Report) Headline() string {
 	if r.Canary.Missed() > 0 {
 		return fmt.Sprintf("Nothing is known about users' data: the verifier is broken, it missed %s of the damage it planted to test itself.", plural(r.Canary.Missed(), "instance", "instances"))
 	}
+	if (r.Verdict == Error || r.Actual == FoundUnknown) && r.Users.Total > 0 && r.Users.Damaged == 0 && r.Users.NotCovered+r.Users.Unknown > 0 {
+		return fmt.Sprintf("Not every user could be judged: %s of %s could not be verified in full; no damage was found in the others, but a run cannot pass on what it did not check.",
+			commas(r.Users.NotCovered+r.Users.Unknown), plural(r.Users.Total, "user", "users"))
+	}
 	if r.Verdict == Error || r.Actual == FoundUnknown {
 		return "Nothing is known about users' data: the run stopped before it could be judged."
 	}

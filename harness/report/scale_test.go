@@ -220,3 +220,17 @@ func TestBrokenCanaryReport(t *testing.T) {
 		t.Errorf("Line = %q", line)
 	}
 }
+
+// TestHeadlineOfAnIncompleteCheck: a run the verifier could not decide for
+// every user says so, not that it stopped before it was judged.
+func TestHeadlineOfAnIncompleteCheck(t *testing.T) {
+	r := &Report{Scenario: "crash-mid-sync", Verdict: Error, Actual: FoundUnknown, Expected: ExpectIntact, Reason: "the verifier could not decide",
+		Users: UserCounts{Total: 10, Intact: 5, NotCovered: 5}}
+	if got, want := r.Headline(), "Not every user could be judged: 5 of 10 users could not be verified in full; no damage was found in the others, but a run cannot pass on what it did not check."; got != want {
+		t.Errorf("Headline = %q, want %q", got, want)
+	}
+	r.Users = UserCounts{}
+	if got := r.Headline(); !strings.Contains(got, "the run stopped before it could be judged") {
+		t.Errorf("Headline of a run without users = %q", got)
+	}
+}

@@ -342,6 +342,12 @@ func (c *Checker) conclude(res *Result) {
 	case n.NotCovered > 0 || n.NotCoveredUsers > 0:
 		res.Status = Unknown
 		what := fmt.Sprintf("%d users could not be verified in full", n.NotCoveredUsers)
+		for _, u := range res.Users {
+			if u.Verdict == NotCovered {
+				what += fmt.Sprintf(" (first: %s: %s)", u.User, u.Reason)
+				break
+			}
+		}
 		if len(res.NotCovered) > 0 {
 			what = fmt.Sprintf("%d items of kinds the server acknowledged no write of (%s) were not verified", n.NotCovered, c.notCoveredReasons(res))
 		}
