@@ -79,6 +79,7 @@ type canary struct {
 	c      *Checker
 	plants []CanaryPlant
 	left   int
+	ideals int // users rebuilt from the ledger to plant into
 }
 
 func newCanary(c *Checker) *canary {
@@ -99,11 +100,30 @@ type planting struct {
 	diffOf  string // for a changed property: the property
 }
 
+// maxIdeal bounds how many users the canary rebuilds from the ledger when
+// their observations offer nothing to plant into.
+const maxIdeal = 16
+
 // consider plants what is still pending into copies of a user just checked.
+// What the observation cannot take (in a run that lost everything, nothing
+// is present to change or move) is planted into the user's state as the
+// ledger says it should be, so the checker is proven on every kind of
+// damage even then.
 func (k *canary) consider(uc *userCheck) {
 	if k.left == 0 || uc.ur.Verdict == Undecided || uc.uo.Unreadable != "" || uc.mixedCut {
 		return
 	}
+	k.plantAll(uc, "")
+	if k.left > 0 && k.ideals < maxIdeal && len(uc.uh.Items) > 0 {
+		k.ideals++
+		if ideal := k.c.checkUser(uc.self, k.expected(uc), uc.uh, nil); ideal.ur.Verdict == Intact || ideal.ur.Verdict == Rewritten {
+			k.plantAll(ideal, " (planted into the state the ledger expects for the user: its observation had nothing to plant into)")
+		}
+	}
+}
+
+// plantAll plants every pending damage the user's passed items allow.
+func (k *canary) plantAll(uc *userCheck, note string) {
 	for i := range k.plants {
 		p := &k.plants[i]
 		if p.Planted {
@@ -116,8 +136,24 @@ func (k *canary) consider(uc *userCheck) {
 		cp := k.c.checkUser(uc.self, &pl.uo, uc.uh, pl.overlay)
 		p.Planted, p.User, p.Key = true, uc.uo.User, pl.key
 		p.Caught, p.Detail = k.judge(uc.ur, cp.ur, p.Class, pl)
+		p.Detail += note
 		k.left--
 	}
+}
+
+// expected builds a user's observation as the ledger says it should be: each
+// item at its last acknowledged version, in its recorded collection.
+func (k *canary) expected(uc *userCheck) *model.UserObservation {
+	uo := &model.UserObservation{User: uc.uo.User}
+	for i := range uc.uh.Items {
+		h := &uc.uh.Items[i]
+		w, ok := h.LastAcked(k.c.r)
+		if !ok || w.Op != ledger.OpPut || !acceptable(k.c.possible(h), w.State()) {
+			continue
+		}
+		uo.Items = append(uo.Items, model.ObservedItem{Key: h.Key, Digest: w.Digest, Size: int64(w.Size), Collection: uc.recorded(h.Key)})
+	}
+	return uo
 }
 
 // findings maps each item a user result names to its class.

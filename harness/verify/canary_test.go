@@ -115,9 +115,35 @@ func TestCanaryOnDamagedUsers(t *testing.T) {
 	}
 	for _, p := range res.Canary.Plants {
 		// Nothing present to damage in user00 and user01; a deleted item to
-		// bring back and a foreign item to add, yes.
-		if p.Damage != PlantResurrected && p.Damage != PlantForeign && p.User != "user02" {
-			t.Errorf("plant %s went into %s, whose items were all lost", p.Damage, p.User)
+		// bring back and a foreign item to add, yes. The rest goes into the
+		// state the ledger expects for user00.
+		if p.Damage != PlantResurrected && p.Damage != PlantForeign && !strings.Contains(p.Detail, "planted into the state the ledger expects") {
+			t.Errorf("plant %s into %s: %s", p.Damage, p.User, p.Detail)
+		}
+	}
+}
+
+// TestCanaryInATotalLoss: when every user lost everything, the canary still
+// proves every kind of damage on the state the ledger expects.
+func TestCanaryInATotalLoss(t *testing.T) {
+	f := standard(t, 3)
+	f.collections = true
+	l := f.load()
+	obs := f.observe()
+	for i := range obs.Users {
+		obs.Users[i].Items = nil
+	}
+	for _, mode := range []Mode{Latest, PointInTime} {
+		in := Input{Ledger: l, Observation: obs, Mode: mode, RecoveryPoint: f.now(), Lower: f.now(), Upper: f.now(), Written: f.writtenBy, Collection: f.collectionOf}
+		res := run(in, "")
+		if res.Status != Fail || res.Counts.IntactUsers != 0 {
+			t.Fatalf("%s: %s", mode, res.Summary(2, 2))
+		}
+		if k := res.Canary; k.Planted != 7 || k.Caught != 7 {
+			t.Errorf("%s: canary %+v", mode, k)
+		}
+		if res := run(in, ClassMoved); res.Status != Error {
+			t.Errorf("%s: a checker blind to moves passed the canary in a total loss: %s", mode, res.Reason)
 		}
 	}
 }
