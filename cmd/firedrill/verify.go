@@ -6,18 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/firedrill/firedrill/harness/accounts"
-	"github.com/firedrill/firedrill/harness/canon"
 	"github.com/firedrill/firedrill/harness/dav"
+	"github.com/firedrill/firedrill/harness/drill"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/observe"
 	"github.com/firedrill/firedrill/harness/verify"
-	"github.com/firedrill/firedrill/harness/workload/gen"
-	"github.com/firedrill/firedrill/harness/workload/profile"
 )
 
 func init() {
@@ -25,23 +22,30 @@ func init() {
 }
 
 type verifyFlags struct {
-	server, users, ledger, jsonOut string
-	photosURL, appsURL             string
-	concurrency, batch, show       int
+	server, users, ledger, jsonOut, obsOut string
+	photosURL, appsURL                     string
+	concurrency, batch, show               int
 }
 
+// runVerify reads users back one by one and checks each as it comes, so its
+// memory does not grow with the number of users. It exits 0 only when every
+// user is intact (or only rewritten by the server in allowed ways) and the
+// canary was caught; 1 on damage, kinds not covered or nothing verified; 2
+// on bad input or a failed assumption (wrong ledger for these users); 3 when
+// the verifier is broken.
 func runVerify(ctx context.Context, e *env, args []string) int {
 	var f verifyFlags
-	fs := newFlags(e, "verify", "--server URL --users users.csv --ledger run.ledger [--json out.json]")
+	fs := newFlags(e, "verify", "--server URL --users users.csv --ledger run.ledger [--json out.json] [--observation out.jsonl]")
 	fs.StringVar(&f.server, "server", "", "base URL of the CardDAV/CalDAV/WebDAV server to read back")
 	fs.StringVar(&f.users, "users", "", "users file: CSV lines username,password (header optional, # comments)")
 	fs.StringVar(&f.ledger, "ledger", "", "ledger file written by firedrill load")
-	fs.StringVar(&f.jsonOut, "json", "", "also write the full result as JSON to this file")
+	fs.StringVar(&f.jsonOut, "json", "", "also write the result as JSON to this file")
+	fs.StringVar(&f.obsOut, "observation", "", "also save what was read back to this file, one user per line")
 	fs.StringVar(&f.photosURL, "photos-url", dav.DefaultPhotosURL, "URL template of a user's photo collection ({base}, {user})")
 	fs.StringVar(&f.appsURL, "apps-url", dav.DefaultAppsURL, "URL template of a user's app data collection ({base}, {user})")
 	fs.IntVar(&f.concurrency, "concurrency", 8, "users read in parallel")
 	fs.IntVar(&f.batch, "batch", 100, "objects per multiget")
-	fs.IntVar(&f.show, "show", 10, "damaged users to list")
+	fs.IntVar(&f.show, "show", 10, "users not intact to list")
 	if st := parseFlags(fs, args); st >= 0 {
 		return st
 	}
@@ -68,34 +72,58 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail(exitUsage, "%v", err)
 	}
-	hist := led.History()
-	observed, missing, extra := matchUsers(hist, accts)
+	in := drill.NewVerifyInput(led, drill.VerifyInput{Mode: verify.Latest, RecoveryPoint: lastReturn(led)})
+	if in.Written == nil {
+		fmt.Fprintf(e.stderr, "firedrill verify: profile %q is unknown to this build: changes are reported without property diffs\n", led.Meta.Profile)
+	}
+	checker := verify.NewChecker(in)
+	observed, missing, extra := matchUsers(checker, accts)
 	if len(missing) > 0 {
 		return fail(exitUsage, "the ledger has writes for %d users missing from %s (%s): add their passwords to the users file",
 			len(missing), f.users, firstNames(missing))
 	}
 	if len(extra) > 0 {
-		fmt.Fprintf(e.stderr, "firedrill verify: %d users of %s have no writes in the ledger (%s): not checked\n",
+		fmt.Fprintf(e.stderr, "firedrill verify: %d users of %s are not in the ledger (%s): not checked\n",
 			len(extra), f.users, firstNames(extra))
+	}
+	if len(observed) == 0 {
+		return fail(exitUsage, "no user of %s is in the ledger %s: wrong users file or wrong ledger?", f.users, f.ledger)
 	}
 	hc := dav.NewHTTPClient(f.concurrency * 2)
 	if err := dav.Reachable(ctx, hc, f.server); err != nil {
 		return fail(exitUsage, "%v", err)
 	}
 	opts := observe.Options{
-		Server: f.server, Accounts: observed, HTTPClient: hc, Concurrency: f.concurrency, BatchSize: f.batch,
-		PhotosURL: f.photosURL, AppsURL: f.appsURL, KindHint: kindHints(hist),
+		Server: f.server, HTTPClient: hc, Concurrency: f.concurrency, BatchSize: f.batch,
+		PhotosURL: f.photosURL, AppsURL: f.appsURL, KindHint: checker.KindOf, KeepBodies: true,
 		Progress: e.stderr, ProgressTTY: e.stderrTTY,
 	}
-	obs, err := observe.Observe(ctx, opts)
+	var save *model.ObservationWriter
+	if f.obsOut != "" {
+		out, err := os.Create(f.obsOut)
+		if err != nil {
+			return fail(exitUsage, "save observation: %v", err)
+		}
+		defer out.Close()
+		save = model.NewObservationWriter(out)
+	}
+	var saveErr error
+	err = observeInOrder(ctx, opts, observed, 4*f.concurrency, func(uo model.UserObservation) {
+		ur := checker.User(uo)
+		if save != nil && saveErr == nil {
+			saveErr = save.Write(drill.KeepBodiesToExplain(uo, ur))
+		}
+	})
 	if err != nil {
 		return fail(exitFail, "%v", err)
 	}
-	in := verify.Input{Ledger: led, History: hist, Observation: *obs, Mode: verify.Latest, RecoveryPoint: lastReturn(led)}
-	res := verify.Check(in)
-	if explained, ok := explainChanges(ctx, e, opts, led, in, res); ok {
-		res = explained
+	if save != nil && saveErr == nil {
+		saveErr = save.Close()
 	}
+	if saveErr != nil {
+		return fail(exitFail, "%v", saveErr)
+	}
+	res := checker.Result()
 	printVerdicts(e.stdout, res, f.show)
 	if f.jsonOut != "" {
 		if err := writeJSON(f.jsonOut, res); err != nil {
@@ -105,29 +133,30 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	switch {
 	case res.Status == verify.Pass:
 		return exitOK
-	case res.Status == verify.Unknown && len(res.Users) == 0:
-		return exitUsage // a failed assumption: wrong ledger for these users or this server
+	case res.Status == verify.Error:
+		return exitError // the verifier missed its canary: nothing it says can be trusted
+	case res.FailedAssumption != "":
+		return exitUsage // wrong ledger for these users or this server
 	}
 	return exitFail
 }
 
-// matchUsers returns the accounts to observe (those the ledger knows), the
-// ledger users with writes that the users file lacks, and the users-file users
-// the ledger does not know.
-func matchUsers(hist *ledger.History, accts []accounts.Account) (observed []accounts.Account, missing, extra []string) {
+// matchUsers returns the accounts to observe (those the ledger knows, with
+// writes or not: a user the load wrote nothing for is reported as nothing
+// verified), the ledger users with writes that the users file lacks, and the
+// users-file users the ledger does not know.
+func matchUsers(c *verify.Checker, accts []accounts.Account) (observed []accounts.Account, missing, extra []string) {
 	inFile := map[string]bool{}
 	for _, a := range accts {
 		inFile[a.Username] = true
 	}
-	inLedger := map[string]bool{}
-	for _, u := range hist.Users {
-		inLedger[u.Name] = true
-		if len(u.Items) > 0 && !inFile[u.Name] {
-			missing = append(missing, u.Name)
+	for _, u := range c.LedgerUsers() {
+		if !inFile[u] {
+			missing = append(missing, u)
 		}
 	}
 	for _, a := range accts {
-		if inLedger[a.Username] {
+		if c.Knows(a.Username) {
 			observed = append(observed, a)
 		} else {
 			extra = append(extra, a.Username)
@@ -143,24 +172,6 @@ func firstNames(names []string) string {
 	return strings.Join(names[:5], ", ") + ", ..."
 }
 
-// kindHints gives the observer the kind each calendar object had when written.
-func kindHints(hist *ledger.History) func(user, name string) (model.Kind, bool) {
-	kinds := map[string]map[string]model.Kind{}
-	for _, u := range hist.Users {
-		m := map[string]model.Kind{}
-		for _, it := range u.Items {
-			if _, name, err := model.SplitItemKey(it.Key); err == nil {
-				m[name] = it.Kind
-			}
-		}
-		kinds[u.Name] = m
-	}
-	return func(user, name string) (model.Kind, bool) {
-		k, ok := kinds[user][name]
-		return k, ok
-	}
-}
-
 // lastReturn is the recovery point of a plain load-then-verify: the last
 // outcome the devices learned. Every write acknowledged by then must be there.
 func lastReturn(led *ledger.Ledger) int64 {
@@ -171,95 +182,53 @@ func lastReturn(led *ledger.Ledger) int64 {
 	return last
 }
 
-// explainChanges re-reads the users with changed items keeping their bodies,
-// regenerates what the devices wrote from the ledger's seed and profile, and
-// checks again so that each change is explained property by property. It
-// returns false when there is nothing to explain or no way to.
-func explainChanges(ctx context.Context, e *env, opts observe.Options, led *ledger.Ledger, in verify.Input, res verify.Result) (verify.Result, bool) {
-	var users []string
-	for _, u := range res.Users {
-		if len(u.Changed) > 0 {
-			users = append(users, u.User)
-		}
-	}
-	if len(users) == 0 {
-		return res, false
-	}
-	prof, err := profile.Load(led.Meta.Profile)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "firedrill verify: cannot explain changes: %v\n", err)
-		return res, false
-	}
-	if len(users) > 20 {
-		users = users[:20]
-	}
-	g := gen.New(led.Meta.Seed, prof)
-	bodies := map[model.Digest][]byte{}
-	byName := map[string]accounts.Account{}
-	for _, a := range opts.Accounts {
-		byName[a.Username] = a
-	}
-	opts.KeepBodies = true
-	obs := in.Observation
-	idx := map[string]int{}
-	for i, uo := range obs.Users {
-		idx[uo.User] = i
-	}
-	obs.Users = append([]model.UserObservation(nil), obs.Users...)
-	for _, user := range users {
-		for _, op := range g.Plan(user).Ops {
-			if op.Op == gen.Delete {
-				continue
-			}
-			it := g.Item(user, op.Kind, op.Index, op.Version)
-			if c, err := canon.Canonical(op.Kind, it.Body); err == nil {
-				if d, err := canon.Digest(op.Kind, it.Body); err == nil {
-					bodies[d] = c
-				}
-			}
-		}
-		obs.Users[idx[user]] = observe.User(ctx, opts, byName[user])
-	}
-	in.Observation = obs
-	in.Bodies = func(d model.Digest) ([]byte, bool) {
-		b, ok := bodies[d]
-		return b, ok
-	}
-	return verify.Check(in), true
-}
-
 func printVerdicts(w io.Writer, res verify.Result, show int) {
-	counts := map[verify.Verdict]int{}
-	for _, u := range res.Users {
-		counts[u.Verdict]++
-	}
 	n := res.Counts
 	fmt.Fprintf(w, "verify: %s: %s\n\n", res.Status, res.Reason)
 	fmt.Fprintf(w, "  %-12s %8s\n", "verdict", "users")
-	for _, v := range []verify.Verdict{verify.Intact, verify.Damaged, verify.Unreadable, verify.NotCovered} {
-		fmt.Fprintf(w, "  %-12s %8d\n", v, counts[v])
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"intact", n.IntactUsers}, {"rewritten", n.RewrittenUsers}, {"damaged", n.DamagedUsers - n.UnreadableUsers},
+		{"unreadable", n.UnreadableUsers}, {"not_covered", n.NotCoveredUsers}, {"unknown", n.UnknownUsers}} {
+		fmt.Fprintf(w, "  %-12s %8d\n", v.name, v.n)
 	}
-	fmt.Fprintf(w, "  %-12s %8d\n\n", "total", len(res.Users))
-	fmt.Fprintf(w, "  items %d checked, %d acknowledged writes, %d ambiguous, %d not covered\n",
-		n.Items, n.Acked, n.Ambiguous, n.NotCovered)
-	fmt.Fprintf(w, "  damage: %d lost, %d changed, %d resurrected, %d foreign, %d unreadable; RPO %d acknowledged writes",
-		n.Lost, n.Changed, n.Resurrected, n.Foreign, n.Unreadable, res.RPO.LostWrites)
+	fmt.Fprintf(w, "  %-12s %8d\n\n", "total", n.Users)
+	fmt.Fprintf(w, "  items %d checked, %d acknowledged writes, %d ambiguous, %d not covered, %d writes refused\n",
+		n.Items, n.Acked, n.Ambiguous, n.NotCovered, n.Refused)
+	fmt.Fprintf(w, "  damage: %d lost, %d changed, %d resurrected, %d foreign, %d moved, %d duplicate, %d unreadable; RPO %d acknowledged writes",
+		n.Lost, n.Changed, n.Resurrected, n.Foreign, n.Moved, n.Duplicate, n.Unreadable, res.RPO.LostWrites)
 	if res.RPO.LostWrites > 0 {
 		fmt.Fprintf(w, " (oldest %.3fs before the recovery point)", res.RPO.AgeSeconds)
 	}
 	fmt.Fprintln(w)
-	if len(res.NotCovered) > 0 {
-		fmt.Fprintf(w, "  not covered by the server: %s\n", strings.Join(res.NotCovered, ", "))
+	if n.Rewritten > 0 {
+		fmt.Fprintf(w, "  rewritten by the server in ways the RFCs allow (not damage): %d items\n", n.Rewritten)
 	}
-	damaged := res.Damaged()
-	sort.SliceStable(damaged, func(i, j int) bool { return damaged[i].User < damaged[j].User })
-	if len(damaged) == 0 {
+	for _, k := range res.Kinds {
+		if !k.Covered {
+			fmt.Fprintf(w, "  not covered: %s: %s\n", k.Kind, k.Reason)
+		}
+	}
+	if c := res.Canary; c != nil {
+		fmt.Fprintf(w, "  canary: %d of %d planted damages caught", c.Caught, c.Planted)
+		for _, p := range c.Plants {
+			if !p.Planted {
+				fmt.Fprintf(w, "; %s not planted", p.Damage)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	for _, note := range res.Notes {
+		fmt.Fprintf(w, "  note: %s\n", note)
+	}
+	if len(res.Users) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nfirst damaged users:\n")
-	for i, u := range damaged {
+	fmt.Fprintf(w, "\nfirst users not intact:\n")
+	for i, u := range res.Users {
 		if i == show {
-			fmt.Fprintf(w, "  ... and %d more damaged users (see --json)\n", len(damaged)-show)
+			fmt.Fprintf(w, "  ... and %d more (see --json)\n", len(res.Users)-show+res.MoreUsers)
 			break
 		}
 		for _, line := range u.Problems(5) {

@@ -1,23 +1,143 @@
 package drill
 
 import (
+	"fmt"
+	"iter"
+	"os"
+	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/firedrill/firedrill/harness/canon"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/report"
 	"github.com/firedrill/firedrill/harness/verify"
+	"github.com/firedrill/firedrill/harness/verify/regen"
 )
 
-// FillFromVerify copies the verifier's findings into a report: user and item counts,
-// RPO, not-covered kinds and a verdict per user with its damaged items. The ledger
-// gives the base time for acknowledgement times and the count of refused writes.
+// NewVerifyInput returns the verifier's input for a run's ledger and target,
+// with the bodies its phones wrote regenerated from the ledger's seed and
+// profile, so a changed item is explained property by property; a ledger
+// whose profile this build does not know is checked without explanations.
+func NewVerifyInput(l *ledger.Ledger, in VerifyInput) verify.Input {
+	vi := verify.Input{Ledger: l, Mode: in.Mode, RecoveryPoint: in.RecoveryPoint, Lower: in.Lower, Upper: in.Upper}
+	if src, err := regen.New(l.Meta); err == nil {
+		vi.Written = src.Written
+	}
+	vi.Explain = explain
+	return vi
+}
+
+// explain tells a server's rewrites that the RFCs allow from damage
+// (canon.Compare). A written body that does not parse is the harness's
+// fault, and is said as damage with the reason rather than passed.
+func explain(kind model.Kind, want, got []byte) verify.Comparison {
+	c := canon.Compare(kind, want, got)
+	out := verify.Comparison{Rewrites: c.Rewrites, Damage: c.Damage}
+	if c.Verdict == canon.Unknown && len(out.Damage) == 0 {
+		out.Damage = []string{"cannot compare: " + c.Reason}
+	}
+	return out
+}
+
+// CheckAndSave verifies users one by one as they come and, when path is set,
+// saves them as an observation stream, keeping bodies only for the items a
+// person will read a diff of (changed or rewritten): for profile small that
+// is the difference between kilobytes and 75 MB. A read error stops it.
+func CheckAndSave(l *ledger.Ledger, users iter.Seq2[model.UserObservation, error], in VerifyInput, path string) (verify.Result, error) {
+	c := verify.NewChecker(NewVerifyInput(l, in))
+	var w *model.ObservationWriter
+	var f *os.File
+	if path != "" {
+		var err error
+		if f, err = os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*"); err != nil {
+			return verify.Result{}, fmt.Errorf("save observation: %w", err)
+		}
+		defer func() {
+			if f != nil {
+				f.Close()
+				os.Remove(f.Name())
+			}
+		}()
+		w = model.NewObservationWriter(f)
+	}
+	for uo, err := range users {
+		if err != nil {
+			return verify.Result{}, fmt.Errorf("check observation: %w", err)
+		}
+		ur := c.User(uo)
+		if w != nil {
+			if err := w.Write(KeepBodiesToExplain(uo, ur)); err != nil {
+				return verify.Result{}, fmt.Errorf("save observation: %w", err)
+			}
+		}
+	}
+	if w != nil {
+		err := w.Close()
+		if err == nil {
+			err = f.Close()
+		}
+		if err == nil {
+			err = os.Rename(f.Name(), path)
+		}
+		if err != nil {
+			return verify.Result{}, fmt.Errorf("save observation: %w", err)
+		}
+		f = nil
+	}
+	return c.Result(), nil
+}
+
+// CheckSaved re-verifies the observation saved at path, user by user.
+func CheckSaved(l *ledger.Ledger, path string, in VerifyInput) (verify.Result, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return verify.Result{}, fmt.Errorf("load observation (a run that ended before verification has none): %w", err)
+	}
+	defer fh.Close()
+	return CheckAndSave(l, model.NewObservationReader(fh).All(), in, "")
+}
+
+// Users yields an observation held in memory, for CheckAndSave.
+func Users(obs *model.Observation) iter.Seq2[model.UserObservation, error] {
+	return func(yield func(model.UserObservation, error) bool) {
+		for _, uo := range obs.Users {
+			if !yield(uo, nil) {
+				return
+			}
+		}
+	}
+}
+
+// KeepBodiesToExplain returns a copy of a user's observation without the
+// bodies of items the verifier found nothing to explain in.
+func KeepBodiesToExplain(uo model.UserObservation, ur verify.UserResult) model.UserObservation {
+	keep := map[string]bool{}
+	for _, d := range slices.Concat(ur.Changed, ur.Rewritten) {
+		keep[d.Key] = true
+	}
+	uo.Items = slices.Clone(uo.Items)
+	for i := range uo.Items {
+		if !keep[uo.Items[i].Key] {
+			uo.Items[i].Body = nil
+		}
+	}
+	return uo
+}
+
+// FillFromVerify copies the verifier's findings into a report: user and item
+// counts by class, RPO, coverage by kind, the canary, notes, and a verdict per
+// listed user with its damaged items. The ledger gives the base time for
+// acknowledgement times and the count of refused writes.
 func FillFromVerify(r *report.Report, res verify.Result, l *ledger.Ledger) {
 	c := res.Counts
-	r.Users = report.UserCounts{Total: c.Users, Damaged: c.DamagedUsers}
+	r.Users = report.UserCounts{Total: c.Users, Intact: c.IntactUsers, Damaged: c.DamagedUsers, NotCovered: c.NotCoveredUsers,
+		Rewritten: c.RewrittenUsers, Unknown: c.UnknownUsers}
 	r.Items = report.ItemCounts{
 		Checked: c.Items, Acked: c.Acked, NotCovered: c.NotCovered, Ambiguous: c.Ambiguous,
-		Lost: c.Lost, Changed: c.Changed, Resurrected: c.Resurrected, Foreign: c.Foreign, Unreadable: c.Unreadable,
+		Lost: c.Lost, Changed: c.Changed, Resurrected: c.Resurrected, Foreign: c.Foreign,
+		Moved: c.Moved, Duplicate: c.Duplicate, Unreadable: c.Unreadable, Rewritten: c.Rewritten,
 	}
 	for _, rec := range l.Records() {
 		if rec.Outcome == ledger.Failed {
@@ -26,16 +146,26 @@ func FillFromVerify(r *report.Report, res verify.Result, l *ledger.Ledger) {
 	}
 	r.RPO = report.RPO{LostAckedWrites: res.RPO.LostWrites, Seconds: res.RPO.AgeSeconds}
 	r.NotCovered = res.NotCovered
+	r.Notes = res.Notes
+	r.Kinds = nil
+	for _, k := range res.Kinds {
+		r.Kinds = append(r.Kinds, report.KindSummary(k))
+	}
+	r.Canary = nil
+	if k := res.Canary; k != nil {
+		r.Canary = &report.Canary{Planted: k.Planted, Caught: k.Caught}
+		for _, p := range k.Plants {
+			r.Canary.Plants = append(r.Canary.Plants, report.CanaryPlant(p))
+		}
+	}
+	r.IntactSample = res.IntactSample
+	r.MoreUserVerdicts = res.MoreUsers
 	r.UserVerdicts = r.UserVerdicts[:0]
 	for _, u := range res.Users {
-		switch u.Verdict {
-		case verify.Intact:
-			r.Users.Intact++
+		if u.Verdict == verify.Intact {
 			continue
-		case verify.NotCovered:
-			r.Users.NotCovered++
 		}
-		uv := report.UserVerdict{User: u.User, Status: string(u.Verdict), Reason: u.Reason, Checked: u.Items, NotCovered: u.NotCovered}
+		uv := report.UserVerdict{User: u.User, Status: string(u.Verdict), Reason: u.Reason, Checked: u.Items, NotCovered: u.NotCovered, MoreItems: u.Omitted}
 		add := func(problem string, items []verify.ItemDetail) {
 			for _, it := range items {
 				uv.Items = append(uv.Items, itemProblem(problem, it, l.Base))
@@ -45,14 +175,18 @@ func FillFromVerify(r *report.Report, res verify.Result, l *ledger.Ledger) {
 		add(report.ProblemChanged, u.Changed)
 		add(report.ProblemResurrected, u.Resurrected)
 		add(report.ProblemForeign, u.Foreign)
+		add(report.ProblemMoved, u.Moved)
+		add(report.ProblemDuplicate, u.Duplicate)
 		add(report.ProblemUnreadable, u.Unreadable)
+		add(report.ProblemRewritten, u.Rewritten)
 		r.UserVerdicts = append(r.UserVerdicts, uv)
 	}
 	r.SortUserVerdicts()
 }
 
 func itemProblem(problem string, it verify.ItemDetail, base time.Time) report.ItemProblem {
-	p := report.ItemProblem{Key: it.Key, Problem: problem, Owner: it.Owner, OwnerKey: it.OwnerKey}
+	p := report.ItemProblem{Key: it.Key, Problem: problem, Owner: it.Owner, OwnerKey: it.OwnerKey,
+		WantCollection: it.WantCollection, GotCollections: it.GotCollections}
 	if k, _, err := model.SplitItemKey(it.Key); err == nil {
 		p.Kind = k.String()
 	}
@@ -69,6 +203,9 @@ func itemProblem(problem string, it verify.ItemDetail, base time.Time) report.It
 		p.Detail = append(p.Detail, it.Detail)
 	}
 	p.Detail = append(p.Detail, it.Diff...)
+	for _, rw := range it.Rewrites {
+		p.Detail = append(p.Detail, "rewrite: "+rw)
+	}
 	return p
 }
 

@@ -101,17 +101,6 @@ func TestComparePhonesReportsOnlyPhonesThatDiffer(t *testing.T) {
 	}
 }
 
-func TestKeepBodiesOfChangedKeepsOnlyWhatADiffNeeds(t *testing.T) {
-	obs := model.Observation{Users: []model.UserObservation{{User: "ann", Items: []model.ObservedItem{
-		{Key: "contact/a.vcf", Body: []byte("BEGIN:VCARD")}, {Key: "contact/b.vcf", Body: []byte("BEGIN:VCARD")},
-	}}}}
-	res := verify.Result{Users: []verify.UserResult{{User: "ann", Changed: []verify.ItemDetail{{Key: "contact/b.vcf"}}}}}
-	keepBodiesOfChanged(&obs, res)
-	if obs.Users[0].Items[0].Body != nil || obs.Users[0].Items[1].Body == nil {
-		t.Errorf("bodies kept: a=%q b=%q, want only the changed item b's", obs.Users[0].Items[0].Body, obs.Users[0].Items[1].Body)
-	}
-}
-
 func TestValidateRefusesFaultsItsEnvironmentCannotServe(t *testing.T) {
 	base := Scenario{Name: "x", Profile: "tiny", Backup: "continuous", Expect: report.ExpectIntact}
 	cases := []struct {
@@ -250,5 +239,19 @@ func TestSmallHelpers(t *testing.T) {
 	}
 	if got := first([]string{"a", "b", "c"}, 2); len(got) != 3 || got[2] != "and 1 more" {
 		t.Errorf("first = %q", got)
+	}
+}
+
+func TestKeepBodiesToExplainKeepsOnlyWhatADiffNeeds(t *testing.T) {
+	uo := model.UserObservation{User: "ann", Items: []model.ObservedItem{
+		{Key: "contact/a.vcf", Body: []byte("BEGIN:VCARD")}, {Key: "contact/b.vcf", Body: []byte("BEGIN:VCARD")}, {Key: "event/c.ics", Body: []byte("BEGIN:VCALENDAR")},
+	}}
+	ur := verify.UserResult{User: "ann", Changed: []verify.ItemDetail{{Key: "contact/b.vcf"}}, Rewritten: []verify.ItemDetail{{Key: "event/c.ics"}}}
+	got := KeepBodiesToExplain(uo, ur)
+	if got.Items[0].Body != nil || got.Items[1].Body == nil || got.Items[2].Body == nil {
+		t.Errorf("bodies kept: %q %q %q, want only the changed and the rewritten item's", got.Items[0].Body, got.Items[1].Body, got.Items[2].Body)
+	}
+	if uo.Items[0].Body == nil {
+		t.Error("KeepBodiesToExplain changed its argument")
 	}
 }

@@ -6,9 +6,7 @@ import (
 	"os"
 
 	"github.com/firedrill/firedrill/harness/ledger"
-	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/report"
-	"github.com/firedrill/firedrill/harness/verify"
 )
 
 // Reverify re-checks a saved run offline from its ledger, observation and
@@ -25,15 +23,14 @@ func Reverify(dir *report.RunDir, sc *Scenario) (*report.Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load ledger: %w", err)
 	}
-	var obs model.Observation
-	if err := readJSON(dir.ObservationPath(), &obs); err != nil {
-		return nil, fmt.Errorf("load observation (a run that ended before verification has none): %w", err)
-	}
 	var in VerifyInput
 	if err := readJSON(dir.Path+"/"+VerifyInputFile, &in); err != nil {
-		return nil, fmt.Errorf("load verify input: %w", err)
+		return nil, fmt.Errorf("load verify input (a run that ended before verification has none): %w", err)
 	}
-	res := verify.Check(in.input(l, obs))
+	res, err := CheckSaved(l, dir.ObservationPath(), in)
+	if err != nil {
+		return nil, err
+	}
 	FillFromVerify(r, res, l)
 	if sc == nil {
 		sc = &Scenario{Name: r.Scenario, Expect: r.Expected}

@@ -96,6 +96,8 @@ func judge(sc Scenario, res *verify.Result, runErr error, r *report.Report) (rep
 	switch res.Status {
 	case verify.Unknown:
 		return report.Error, report.FoundUnknown, "the verifier could not decide: " + res.Reason
+	case verify.Error:
+		return report.Error, report.FoundUnknown, res.Reason
 	case verify.Pass:
 		if sc.Expect == report.ExpectLossDetected {
 			return report.Fail, report.ExpectIntact, "expected the harness to find data loss, but every user is intact: the scenario did not damage what it meant to"

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/observe"
 	"github.com/firedrill/firedrill/harness/verify"
@@ -23,11 +22,6 @@ type VerifyInput struct {
 
 // VerifyInputFile is the name of the saved VerifyInput in a run directory.
 const VerifyInputFile = "verify-input.json"
-
-// input is the verifier's input for this ledger and observation.
-func (in VerifyInput) input(l *ledger.Ledger, obs model.Observation) verify.Input {
-	return verify.Input{Ledger: l, Observation: obs, Mode: in.Mode, RecoveryPoint: in.RecoveryPoint, Lower: in.Lower, Upper: in.Upper}
-}
 
 // verify reads every user back from the current stack, checks the observation
 // against the closed ledger, compares resynced phones with the service, and
@@ -56,7 +50,10 @@ func (d *runner) verify(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	res := verify.Check(d.found.target.input(l, *obs))
+	res, err := CheckAndSave(l, Users(obs), d.found.target, d.dir.ObservationPath())
+	if err != nil {
+		return "", err
+	}
 	if end != nil {
 		end(string(res.Status))
 	}
@@ -71,38 +68,10 @@ func (d *runner) verify(ctx context.Context) (string, error) {
 			said += fmt.Sprintf("; %d phones differ from the service: %s", len(d.found.phones), strings.Join(first(d.found.phones, 3), "; "))
 		}
 	}
-	keepBodiesOfChanged(obs, res)
-	if err := writeJSON(d.dir.ObservationPath(), obs); err != nil {
-		return "", err
-	}
 	if err := writeJSON(d.dir.Path+"/"+VerifyInputFile, d.found.target); err != nil {
 		return "", err
 	}
 	return said, nil
-}
-
-// keepBodiesOfChanged drops the bodies the observer kept for explaining
-// changes from every item that did not change: the saved observation then holds
-// digests for re-verification and bodies only where a person will read a diff
-// (for profile small, 75 MB of bodies otherwise).
-func keepBodiesOfChanged(obs *model.Observation, res verify.Result) {
-	changed := map[string]map[string]bool{}
-	for _, u := range res.Users {
-		for _, it := range u.Changed {
-			if changed[u.User] == nil {
-				changed[u.User] = map[string]bool{}
-			}
-			changed[u.User][it.Key] = true
-		}
-	}
-	for i := range obs.Users {
-		u := &obs.Users[i]
-		for j := range u.Items {
-			if !changed[u.User][u.Items[j].Key] {
-				u.Items[j].Body = nil
-			}
-		}
-	}
 }
 
 // comparePhones returns, for each phone whose local store differs from what the

@@ -45,6 +45,20 @@ func (k Kind) String() string {
 
 // ParseKind returns the kind named s ("contact", "event", "todo", "note", "photo", "appdata").
 func ParseKind(s string) (Kind, error) {
+	switch s { // the exact names first: item keys carry them, millions of times
+	case "contact":
+		return KindContact, nil
+	case "event":
+		return KindEvent, nil
+	case "todo":
+		return KindTodo, nil
+	case "note":
+		return KindNote, nil
+	case "photo":
+		return KindPhoto, nil
+	case "appdata":
+		return KindAppData, nil
+	}
 	for k, n := range kindNames {
 		if n == strings.ToLower(strings.TrimSpace(s)) {
 			return k, nil

@@ -79,6 +79,10 @@ func JUnit(r *Report) ([]byte, error) {
 		suite.Failures = 1
 	case Error:
 		tc.Error = &JUnitProblem{Message: oneLine(r.Reason), Type: "error", Text: r.Reason}
+		if r.Canary.Missed() > 0 {
+			tc.Error.Type = "broken-verifier"
+			tc.Error.Text += "\ncanary: " + canaryLine(r.Canary)
+		}
 		suite.Errors = 1
 	}
 	suite.Cases = []JUnitCase{tc}
@@ -94,6 +98,21 @@ func JUnit(r *Report) ([]byte, error) {
 	prop("verdict", string(r.Verdict))
 	prop("users.total", strconv.Itoa(r.Users.Total))
 	prop("users.damaged", strconv.Itoa(r.Users.Damaged))
+	prop("users.intact", strconv.Itoa(r.Users.Intact))
+	prop("users.not_covered", strconv.Itoa(r.Users.NotCovered))
+	prop("users.rewritten", strconv.Itoa(r.Users.Rewritten))
+	prop("items.moved", strconv.Itoa(r.Items.Moved))
+	prop("items.duplicate", strconv.Itoa(r.Items.Duplicate))
+	prop("items.rewritten", strconv.Itoa(r.Items.Rewritten))
+	if c := r.Canary; c != nil {
+		prop("canary.planted", strconv.Itoa(c.Planted))
+		prop("canary.caught", strconv.Itoa(c.Caught))
+	}
+	for _, k := range r.Kinds {
+		if !k.Covered {
+			prop("not_covered."+k.Kind, k.Reason)
+		}
+	}
 	prop("rpo.lost_acked_writes", strconv.Itoa(r.RPO.LostAckedWrites))
 	prop("rto.seconds", strconv.FormatFloat(r.RTO.Seconds, 'f', 3, 64))
 	prop("backup.strategy", r.Backup.Strategy)
@@ -118,13 +137,19 @@ func failureText(r *Report) string {
 			fmt.Fprintf(&b, "%s budget exceeded: %s > %s\n", budgetName(bd.Name), budgetValue(bd.Actual, bd.Unit), budgetValue(bd.Limit, bd.Unit))
 		}
 	}
+	if c := r.Canary; c != nil {
+		fmt.Fprintf(&b, "canary: %s\n", canaryLine(c))
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
 	damaged := r.damagedVerdicts()
 	if len(damaged) > 0 {
 		b.WriteString("first damaged users:\n")
 	}
 	for i, u := range damaged {
 		if i == junitUsers {
-			fmt.Fprintf(&b, "  ... and %s more\n", commas(len(damaged)-i))
+			fmt.Fprintf(&b, "  ... and %s more\n", commas(len(damaged)-i+r.MoreUserVerdicts))
 			break
 		}
 		fmt.Fprintf(&b, "  %s: %s\n", u.User, userBrief(u, 3))

@@ -5,6 +5,13 @@ import "fmt"
 // Headline says in one sentence what happened to users' data, e.g. "3 of 1,000
 // users lost data: 17 acknowledged writes lost and 2 items changed."
 func (r *Report) Headline() string {
+	if r.Canary.Missed() > 0 {
+		return fmt.Sprintf("Nothing is known about users' data: the verifier is broken, it missed %s of the damage it planted to test itself.", plural(r.Canary.Missed(), "instance", "instances"))
+	}
+	if (r.Verdict == Error || r.Actual == FoundUnknown) && r.Users.Total > 0 && r.Users.Damaged == 0 && r.Users.NotCovered+r.Users.Unknown > 0 {
+		return fmt.Sprintf("Not every user could be judged: %s of %s could not be verified in full; no damage was found in the others, but a run cannot pass on what it did not check.",
+			commas(r.Users.NotCovered+r.Users.Unknown), plural(r.Users.Total, "user", "users"))
+	}
 	if r.Verdict == Error || r.Actual == FoundUnknown {
 		return "Nothing is known about users' data: the run stopped before it could be judged."
 	}
@@ -16,6 +23,10 @@ func (r *Report) Headline() string {
 			s += " (" + joinAnd(r.NotCovered) + ")"
 		}
 		return s + ": those were not verified."
+	}
+	if r.Users.Damaged == 0 && r.Users.Rewritten > 0 {
+		return fmt.Sprintf("Every acknowledged write of %s came back: %s intact, %s with %s rewritten by the server in ways the RFCs allow (listed, not damage).",
+			plural(total, "user", "users"), commas(r.Users.Intact), commas(r.Users.Rewritten), plural(r.Items.Rewritten, "item", "items"))
 	}
 	if r.Users.Damaged == 0 {
 		if r.Items.Acked > 0 {
@@ -60,6 +71,12 @@ func (r *Report) DamageParts() []string {
 	if n := r.Items.Foreign; n > 0 {
 		parts = append(parts, plural(n, "item", "items")+" in the wrong account")
 	}
+	if n := r.Items.Moved; n > 0 {
+		parts = append(parts, plural(n, "item", "items")+" moved to another collection")
+	}
+	if n := r.Items.Duplicate; n > 0 {
+		parts = append(parts, plural(n, "item", "items")+" duplicated")
+	}
 	if n := r.Items.Unreadable; n > 0 {
 		parts = append(parts, plural(n, "item", "items")+" unreadable")
 	}
@@ -89,11 +106,12 @@ func (r *Report) unreadableUsers() int {
 	return n
 }
 
-// damagedVerdicts returns the verdicts of users that are not intact, in order.
+// damagedVerdicts returns the verdicts of users that are damaged, unreadable
+// or undecided, in order.
 func (r *Report) damagedVerdicts() []UserVerdict {
 	var out []UserVerdict
 	for _, u := range r.UserVerdicts {
-		if u.Status != StatusIntact && u.Status != StatusNotCovered {
+		if u.Status != StatusIntact && u.Status != StatusNotCovered && u.Status != StatusRewritten {
 			out = append(out, u)
 		}
 	}

@@ -17,8 +17,10 @@ import (
 )
 
 // SchemaVersion is the version of report.json this package writes. Load accepts
-// this version and older ones.
-const SchemaVersion = 1
+// this version and older ones. Version 2 added the kinds, the canary, notes,
+// the moved, duplicate and rewritten classes, and a bounded list of users
+// (MoreUserVerdicts counts the users left out).
+const SchemaVersion = 2
 
 // Verdict is the outcome of a run.
 type Verdict string
@@ -52,8 +54,15 @@ const (
 	StatusDamaged    = "damaged"
 	StatusUnreadable = "unreadable" // the account as a whole could not be read
 	// StatusNotCovered: nothing wrong in what could be checked, but some of the
-	// user's items are of kinds the server does not support.
+	// user's writes could not be verified (kinds the server acknowledged no
+	// write of, or nothing acknowledged at all); the verdict's Reason says why.
 	StatusNotCovered = "not_covered"
+	// StatusRewritten: everything came back, some items rewritten by the
+	// server in ways the RFCs allow: not damage, listed.
+	StatusRewritten = "rewritten"
+	// StatusUnknown: the user could not be judged (not in the ledger, listed
+	// twice, invalid item keys).
+	StatusUnknown = "unknown"
 )
 
 // The problems an item can have, as the verifier names them.
@@ -62,11 +71,16 @@ const (
 	ProblemChanged     = "changed"
 	ProblemResurrected = "resurrected"
 	ProblemForeign     = "foreign"
+	ProblemMoved       = "moved"     // in another collection of its user than it was written to
+	ProblemDuplicate   = "duplicate" // in more than one collection
 	ProblemUnreadable  = "unreadable"
+	// ProblemRewritten is not damage: the server rewrote the item in ways the
+	// RFCs allow; its Detail lists the rewrites.
+	ProblemRewritten = "rewritten"
 )
 
 // Problems lists the item problems in the order reports show them.
-var Problems = []string{ProblemLost, ProblemChanged, ProblemResurrected, ProblemForeign, ProblemUnreadable}
+var Problems = []string{ProblemLost, ProblemChanged, ProblemResurrected, ProblemForeign, ProblemMoved, ProblemDuplicate, ProblemUnreadable, ProblemRewritten}
 
 // Report is everything a run found, as saved in report.json.
 type Report struct {
@@ -103,12 +117,23 @@ type Report struct {
 	// Throughput samples the workload for the timeline chart.
 	Throughput []Sample `json:"throughput,omitempty"`
 
-	// UserVerdicts holds every user that is not intact, and may hold intact
-	// ones too; users that are not listed are counted in Users.Intact.
-	UserVerdicts []UserVerdict `json:"user_verdicts"`
+	// UserVerdicts holds the users that are not intact, the most damaged
+	// first, at most MaxUserVerdicts of them; MoreUserVerdicts counts those
+	// left out. Intact users are counted in Users, not listed, but for a
+	// small sample in IntactSample.
+	UserVerdicts     []UserVerdict `json:"user_verdicts"`
+	MoreUserVerdicts int           `json:"more_user_verdicts,omitempty"`
+	IntactSample     []string      `json:"intact_sample,omitempty"`
 	// NotCovered lists the kinds of item that could not be verified because the
-	// server does not support them: they are neither passed nor failed.
+	// server acknowledged none of them: they are neither passed nor failed.
 	NotCovered []string `json:"not_covered,omitempty"`
+	// Kinds summarises the run kind by kind.
+	Kinds []KindSummary `json:"kinds,omitempty"`
+	// Canary is the damage planted into copies of some users' observation to
+	// prove the verifier catches it; nil for a run that verified nothing.
+	Canary *Canary `json:"canary,omitempty"`
+	// Notes say what the verifier could not look at.
+	Notes []string `json:"notes,omitempty"`
 
 	// Artifacts are the files of the run directory, filled in when it is written.
 	Artifacts []Artifact `json:"artifacts,omitempty"`
@@ -119,9 +144,13 @@ type UserCounts struct {
 	Total   int `json:"total"`
 	Intact  int `json:"intact"`
 	Damaged int `json:"damaged"` // including users that could not be read
-	// NotCovered counts users with nothing wrong where checked but items of
-	// kinds the server does not support: neither intact nor damaged.
+	// NotCovered counts users with nothing wrong where checked but writes
+	// that could not be verified: neither intact nor damaged.
 	NotCovered int `json:"not_covered,omitempty"`
+	// Rewritten counts users whose items all came back, some rewritten by the
+	// server in allowed ways; Unknown counts users that could not be judged.
+	Rewritten int `json:"rewritten,omitempty"`
+	Unknown   int `json:"unknown,omitempty"`
 }
 
 // ItemCounts counts items and writes by what the verifier found.
@@ -135,12 +164,92 @@ type ItemCounts struct {
 	Changed     int `json:"changed"`
 	Resurrected int `json:"resurrected"`
 	Foreign     int `json:"foreign"`
+	Moved       int `json:"moved"`
+	Duplicate   int `json:"duplicate"`
 	Unreadable  int `json:"unreadable"`
+	Rewritten   int `json:"rewritten"` // not damage
 }
 
-// Damaged returns the number of items with any problem.
+// Damaged returns the number of items with any damage (rewrites are not damage).
 func (c ItemCounts) Damaged() int {
-	return c.Lost + c.Changed + c.Resurrected + c.Foreign + c.Unreadable
+	return c.Lost + c.Changed + c.Resurrected + c.Foreign + c.Moved + c.Duplicate + c.Unreadable
+}
+
+// KindSummary is one kind of item across the run: what the ledger holds of
+// it, whether it could be verified, and what was found.
+type KindSummary struct {
+	Kind    string `json:"kind"`
+	Covered bool   `json:"covered"`
+	Reason  string `json:"reason,omitempty"` // why not covered, from the ledger
+	// Users tried to write it; Writes, AckedWrites, Refused and
+	// AmbiguousWrites count the ledger's writes of it.
+	Users           int `json:"users"`
+	Writes          int `json:"writes"`
+	AckedWrites     int `json:"acked_writes"`
+	Refused         int `json:"refused"`
+	AmbiguousWrites int `json:"ambiguous_writes"`
+	NotOfferedUsers int `json:"not_offered_users,omitempty"`
+	Items           int `json:"items"` // items checked
+	NotCovered      int `json:"not_covered,omitempty"`
+	Lost            int `json:"lost"`
+	Changed         int `json:"changed"`
+	Resurrected     int `json:"resurrected"`
+	Foreign         int `json:"foreign"`
+	Moved           int `json:"moved"`
+	Duplicate       int `json:"duplicate"`
+	Unreadable      int `json:"unreadable"`
+	Rewritten       int `json:"rewritten"`
+}
+
+// Problem returns the count of one problem for the kind.
+func (k KindSummary) Problem(p string) int {
+	switch p {
+	case ProblemLost:
+		return k.Lost
+	case ProblemChanged:
+		return k.Changed
+	case ProblemResurrected:
+		return k.Resurrected
+	case ProblemForeign:
+		return k.Foreign
+	case ProblemMoved:
+		return k.Moved
+	case ProblemDuplicate:
+		return k.Duplicate
+	case ProblemUnreadable:
+		return k.Unreadable
+	case ProblemRewritten:
+		return k.Rewritten
+	}
+	return 0
+}
+
+// Canary is the damage the verifier planted into copies of some users'
+// observations before judging, and whether it caught each instance. A missed
+// instance makes the run an error: the verifier is broken.
+type Canary struct {
+	Planted int           `json:"planted"`
+	Caught  int           `json:"caught"`
+	Plants  []CanaryPlant `json:"plants"`
+}
+
+// CanaryPlant is one instance of planted damage.
+type CanaryPlant struct {
+	Damage  string `json:"damage"` // lost, changed_property, changed_byte, resurrected, foreign, moved, duplicate
+	Class   string `json:"class"`  // what the verifier had to report
+	User    string `json:"user,omitempty"`
+	Key     string `json:"key,omitempty"`
+	Planted bool   `json:"planted"`
+	Caught  bool   `json:"caught"`
+	Detail  string `json:"detail"`
+}
+
+// Missed returns how many planted instances were not caught.
+func (c *Canary) Missed() int {
+	if c == nil {
+		return 0
+	}
+	return c.Planted - c.Caught
 }
 
 // RPO is the recovery point: the acknowledged writes that did not come back.
@@ -196,7 +305,7 @@ type Sample struct {
 // UserVerdict is the verdict for one user and the items that differ.
 type UserVerdict struct {
 	User   string        `json:"user"`
-	Status string        `json:"status"`           // intact, damaged, unreadable or not_covered
+	Status string        `json:"status"`           // intact, damaged, unreadable, not_covered, rewritten or unknown
 	Reason string        `json:"reason,omitempty"` // e.g. why the account could not be read
 	Items  []ItemProblem `json:"items,omitempty"`
 	// Checked counts the user's items that were compared with the ledger.
@@ -211,7 +320,7 @@ type UserVerdict struct {
 type ItemProblem struct {
 	Kind    string `json:"kind"`    // contact, event, todo, note, photo, appdata
 	Key     string `json:"key"`     // "<kind>/<name>"
-	Problem string `json:"problem"` // lost, changed, resurrected, foreign, unreadable
+	Problem string `json:"problem"` // lost, changed, resurrected, foreign, moved, duplicate, unreadable, rewritten
 	// Expected lists the states the ledger allows (more than one after an
 	// ambiguous write); empty when the item should not exist at all.
 	Expected []Version `json:"expected,omitempty"`
@@ -220,7 +329,11 @@ type ItemProblem struct {
 	AckedAt  time.Time `json:"acked_at,omitzero"`
 	Owner    string    `json:"owner,omitempty"`     // for a foreign item: whose it is
 	OwnerKey string    `json:"owner_key,omitempty"` // and its key there
-	Detail   []string  `json:"detail,omitempty"`    // e.g. property-level differences
+	// WantCollection is where the item was written; GotCollections where the
+	// server had it (two or more for a duplicate).
+	WantCollection string   `json:"want_collection,omitempty"`
+	GotCollections []string `json:"got_collections,omitempty"`
+	Detail         []string `json:"detail,omitempty"` // e.g. property-level differences, or the rewrites
 }
 
 // Version is one state of an item: its content, or its absence.
@@ -292,10 +405,14 @@ func (r *Report) SortUserVerdicts() {
 		switch u.Status {
 		case StatusUnreadable:
 			return 0
-		case StatusNotCovered:
+		case StatusUnknown:
 			return 2
-		case StatusIntact:
+		case StatusNotCovered:
 			return 3
+		case StatusRewritten:
+			return 4
+		case StatusIntact:
+			return 5
 		}
 		return 1
 	}
@@ -325,6 +442,11 @@ const (
 func (r *Report) Limit(users, items int) {
 	r.SortUserVerdicts()
 	if len(r.UserVerdicts) > users {
+		for _, u := range r.UserVerdicts[users:] {
+			if u.Status != StatusIntact {
+				r.MoreUserVerdicts++
+			}
+		}
 		r.UserVerdicts = r.UserVerdicts[:users]
 	}
 	for i := range r.UserVerdicts {

@@ -15,12 +15,16 @@ import (
 
 // The files of a run directory.
 const (
-	ReportFile      = "report.json"
-	HTMLFile        = "index.html"
-	JUnitFile       = "junit.xml"
-	LedgerFile      = "ledger.bin"
-	ObservationFile = "observation.json"
-	LogsDir         = "logs"
+	ReportFile = "report.json"
+	HTMLFile   = "index.html"
+	JUnitFile  = "junit.xml"
+	LedgerFile = "ledger.bin"
+	// ObservationFile holds what the observer read back, one user per line
+	// (model.ObservationWriter); LegacyObservationFile is the whole-observation
+	// JSON that runs before it saved.
+	ObservationFile       = "observation.jsonl"
+	LegacyObservationFile = "observation.json"
+	LogsDir               = "logs"
 	// LatestLink is the symbolic link in the reports root that names the newest run.
 	LatestLink = "latest"
 )
@@ -126,8 +130,22 @@ func (d *RunDir) JUnitPath() string { return filepath.Join(d.Path, JUnitFile) }
 // LedgerPath returns where the run's ledger is kept.
 func (d *RunDir) LedgerPath() string { return filepath.Join(d.Path, LedgerFile) }
 
-// ObservationPath returns where what the observer read back is kept.
-func (d *RunDir) ObservationPath() string { return filepath.Join(d.Path, ObservationFile) }
+// ObservationPath returns where what the observer read back is kept: the
+// stream, or in a run saved before it, the legacy whole-observation file.
+func (d *RunDir) ObservationPath() string {
+	p := filepath.Join(d.Path, ObservationFile)
+	if _, err := os.Stat(p); err != nil {
+		if old := filepath.Join(d.Path, LegacyObservationFile); fileExists(old) {
+			return old
+		}
+	}
+	return p
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
 
 // LogsDir returns the directory for container logs.
 func (d *RunDir) LogsDir() string { return filepath.Join(d.Path, LogsDir) }
@@ -235,6 +253,7 @@ func (d *RunDir) artifacts() ([]Artifact, error) {
 	}
 	add("Ledger of writes", LedgerFile)
 	add("Observation read back", ObservationFile)
+	add("Observation read back", LegacyObservationFile)
 	logs, err := os.ReadDir(d.LogsDir())
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("list logs: %w", err)

@@ -170,8 +170,9 @@ func sampleLossReport() *Report {
 	return r
 }
 
-// TestWriteSample writes sample run directories (a pass, an expected loss and
-// a failure; the failure is the latest) for looking at the page, e.g.
+// TestWriteSample writes sample run directories (a pass, an expected loss, a
+// million-user run, a broken verifier and a failure; the failure is the
+// latest) for looking at the page, e.g.
 //
 //	go test -run TestWriteSample ./harness/report -sample=/tmp/sample
 //
@@ -180,8 +181,11 @@ func TestWriteSample(t *testing.T) {
 	if *sampleDir == "" {
 		t.Skip("pass -sample=DIR to write sample reports")
 	}
-	for i, r := range []*Report{sampleReport(false), sampleLossReport(), sampleReport(true)} {
-		id := r.RunID + []string{"-pass", "-loss", "-fail"}[i]
+	broken := sampleMillionReport()
+	broken.Canary, broken.Verdict, broken.Actual = sampleCanary("moved"), Error, FoundUnknown
+	broken.Reason = "the verifier could not decide: the verifier is broken, its verdicts cannot be trusted"
+	for i, r := range []*Report{sampleReport(false), sampleLossReport(), sampleMillionReport(), broken, sampleReport(true)} {
+		id := r.RunID + []string{"-pass", "-loss", "-million", "-broken", "-fail"}[i]
 		d, err := NewRunDir(*sampleDir, id)
 		if err != nil {
 			t.Fatal(err)

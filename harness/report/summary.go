@@ -28,12 +28,28 @@ func WriteSummary(w io.Writer, r *Report) error {
 		}
 		row("backup", r.Backup.Strategy+" ("+v+")")
 	}
-	row("users", fmt.Sprintf("%s total, %s intact, %s damaged",
-		commas(r.Users.Total), commas(r.Users.Intact), commas(r.Users.Damaged)))
+	users := fmt.Sprintf("%s total, %s intact, %s damaged", commas(r.Users.Total), commas(r.Users.Intact), commas(r.Users.Damaged))
+	if n := r.Users.Rewritten; n > 0 {
+		users += ", " + commas(n) + " rewritten by the server"
+	}
+	if n := r.Users.NotCovered; n > 0 {
+		users += ", " + commas(n) + " not covered"
+	}
+	if n := r.Users.Unknown; n > 0 {
+		users += ", " + commas(n) + " not judged"
+	}
+	row("users", users)
 	row("writes", fmt.Sprintf("%s acknowledged, %s ambiguous, %s refused",
 		commas(r.Items.Acked), commas(r.Items.Ambiguous), commas(r.Items.Failed)))
-	row("items", fmt.Sprintf("%s lost, %s changed, %s resurrected, %s foreign, %s unreadable",
-		commas(r.Items.Lost), commas(r.Items.Changed), commas(r.Items.Resurrected), commas(r.Items.Foreign), commas(r.Items.Unreadable)))
+	row("items", fmt.Sprintf("%s lost, %s changed, %s resurrected, %s foreign, %s moved, %s duplicate, %s unreadable",
+		commas(r.Items.Lost), commas(r.Items.Changed), commas(r.Items.Resurrected), commas(r.Items.Foreign),
+		commas(r.Items.Moved), commas(r.Items.Duplicate), commas(r.Items.Unreadable)))
+	if r.Items.Rewritten > 0 {
+		row("rewritten", plural(r.Items.Rewritten, "item", "items")+" rewritten by the server in ways the RFCs allow (not damage)")
+	}
+	if c := r.Canary; c != nil {
+		row("canary", canaryLine(c))
+	}
 	rpo := commas(r.RPO.LostAckedWrites) + " acknowledged writes lost"
 	if r.RPO.LostAckedWrites > 0 {
 		rpo += ", oldest " + seconds(r.RPO.Seconds) + " before the disaster"
@@ -62,13 +78,21 @@ func WriteSummary(w io.Writer, r *Report) error {
 		}
 		row("fault", s)
 	}
-	if len(r.NotCovered) > 0 {
+	for _, k := range r.Kinds {
+		if !k.Covered {
+			row("not covered", k.Kind+": "+k.Reason)
+		}
+	}
+	if len(r.NotCovered) > 0 && len(r.Kinds) == 0 {
 		row("not covered", strings.Join(r.NotCovered, ", "))
+	}
+	for _, n := range r.Notes {
+		row("note", oneLine(n))
 	}
 	damaged := r.damagedVerdicts()
 	for i, u := range damaged {
 		if i == summaryUsers {
-			row("", fmt.Sprintf("... and %s more damaged users", commas(len(damaged)-i)))
+			row("", fmt.Sprintf("... and %s more damaged users", commas(len(damaged)-i+r.MoreUserVerdicts)))
 			break
 		}
 		label := ""
@@ -116,7 +140,14 @@ func (r *Report) Line(htmlPath string) string {
 		if r.Expected == ExpectLossDetected && r.Actual == ExpectLossDetected {
 			s += "loss detected as expected: "
 		}
-		s += fmt.Sprintf("%s/%s users intact, %s acked writes lost", commas(r.Users.Intact), commas(r.Users.Total), commas(r.RPO.LostAckedWrites))
+		s += fmt.Sprintf("%s/%s users intact", commas(r.Users.Intact), commas(r.Users.Total))
+		if n := r.Users.Rewritten; n > 0 {
+			s += fmt.Sprintf(" (+%s rewritten by the server)", commas(n))
+		}
+		if n := r.Users.NotCovered; n > 0 {
+			s += fmt.Sprintf(", %s not covered", commas(n))
+		}
+		s += fmt.Sprintf(", %s acked writes lost", commas(r.RPO.LostAckedWrites))
 		if r.RTO.Seconds > 0 || len(r.RTO.Phases) > 0 {
 			s += ", RTO " + secondsCompact(r.RTO.Seconds)
 		}
@@ -124,8 +155,33 @@ func (r *Report) Line(htmlPath string) string {
 			s += " (" + oneLine(r.Reason) + ")"
 		}
 	}
+	if c := r.Canary; c != nil {
+		s += fmt.Sprintf(", canary %d/%d caught", c.Caught, c.Planted)
+	}
 	if htmlPath != "" {
 		s += " -> " + htmlPath
+	}
+	return s
+}
+
+// canaryLine says what the canary planted and caught, e.g. "7 of 7 planted
+// damages caught (lost, changed_property, ...)".
+func canaryLine(c *Canary) string {
+	var missed, unplanted []string
+	for _, p := range c.Plants {
+		switch {
+		case !p.Planted:
+			unplanted = append(unplanted, p.Damage)
+		case !p.Caught:
+			missed = append(missed, p.Damage+" in "+p.User)
+		}
+	}
+	s := fmt.Sprintf("%d of %d planted damages caught", c.Caught, c.Planted)
+	if len(missed) > 0 {
+		s += "; MISSED: " + strings.Join(missed, ", ") + ": the verifier is broken"
+	}
+	if len(unplanted) > 0 {
+		s += "; not planted (nothing to plant into): " + strings.Join(unplanted, ", ")
 	}
 	return s
 }

@@ -27,10 +27,11 @@ func TestIntactPasses(t *testing.T) {
 	if c.Users != 12 || c.Items != 12*7 || c.Acked != 12*10 || c.DamagedUsers != 0 || c.Ambiguous != 0 {
 		t.Errorf("counts = %+v", c)
 	}
-	for _, u := range res.Users {
-		if u.Verdict != Intact {
-			t.Errorf("%s: verdict %s", u.User, u.Verdict)
-		}
+	if len(res.Users) != 0 || c.IntactUsers != 12 || len(res.IntactSample) != 12 {
+		t.Errorf("listed users %+v, intact %d, sample %q; want none listed, 12 intact", res.Users, c.IntactUsers, res.IntactSample)
+	}
+	if k := res.Canary; k == nil || k.Planted != len(canaryDamage) || k.Caught != k.Planted {
+		t.Errorf("canary = %+v, want every damage planted and caught", k)
 	}
 	if res.RPO != (RPO{}) {
 		t.Errorf("RPO = %+v, want zero", res.RPO)
@@ -275,11 +276,18 @@ func TestPointInTime(t *testing.T) {
 	// a2 with b1 is the state between a2's and b2's acknowledgements: consistent,
 	// with b2 lost to the restore point.
 	in.Observation = obsWith("a2", "b1")
-	res := Check(in)
+	c := NewChecker(in)
+	var u UserResult
+	for _, uo := range in.Observation.Users {
+		if ur := c.User(uo); ur.User == "ann" {
+			u = ur
+		}
+	}
+	res := c.Result()
 	if res.Status != Pass {
 		t.Fatalf("consistent prefix: %s", res.Summary(3, 3))
 	}
-	if u := res.Users[0]; u.Cut == nil || res.RPO.LostWrites != 1 {
+	if u.Cut == nil || res.RPO.LostWrites != 1 {
 		t.Errorf("cut %v, RPO %+v; want a cut and 1 lost write", u.Cut, res.RPO)
 	}
 	// a1 with b2 never existed at any one time.
@@ -288,7 +296,7 @@ func TestPointInTime(t *testing.T) {
 	if res.Status != Fail || res.Counts.DamagedUsers != 1 {
 		t.Fatalf("mixed cuts: %s", res.Summary(3, 3))
 	}
-	u := res.Damaged()[0]
+	u = res.Damaged()[0]
 	if u.User != "ann" || !strings.Contains(u.Reason, "mixes cuts") || len(u.Changed) != 1 {
 		t.Errorf("mixed cuts reported as %+v", u)
 	}
@@ -314,13 +322,6 @@ func TestUnknown(t *testing.T) {
 		edit   func(in *Input)
 		reason string
 	}{
-		{"kind not covered", func(in *Input) {
-			for i := range in.Observation.Users {
-				uo := &in.Observation.Users[i]
-				uo.NotCovered = []model.Kind{model.KindPhoto}
-				uo.Items = slices.DeleteFunc(uo.Items, func(it model.ObservedItem) bool { return strings.HasPrefix(it.Key, "photo/") })
-			}
-		}, "3 items of kinds the server does not support (photo) were not verified"},
 		{"stranger", func(in *Input) {
 			in.Observation.Users = append(in.Observation.Users, model.UserObservation{User: "mallory"})
 		}, "1 users the ledger never wrote for (mallory)"},

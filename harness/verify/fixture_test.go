@@ -27,6 +27,19 @@ type fixture struct {
 	// written keeps every body put, by user and key, in order.
 	written map[string][][]byte
 	users   []string
+	// collections, when set, makes observe record each item's collection
+	// and collectionOf serve Input.Collection.
+	collections bool
+}
+
+// collectionOf is the collection a user's item is written to:
+// /dav/<user>/<kind>s/.
+func (f *fixture) collectionOf(user, key string) string {
+	kind, _, err := model.SplitItemKey(key)
+	if err != nil {
+		return ""
+	}
+	return "/dav/" + user + "/" + kind.String() + "s/"
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -114,7 +127,11 @@ func (f *fixture) observe() model.Observation {
 	for _, u := range f.users {
 		uo := model.UserObservation{User: u, Items: []model.ObservedItem{}}
 		for key, body := range f.server[u] {
-			uo.Items = append(uo.Items, observeItem(key, body))
+			it := observeItem(key, body)
+			if f.collections {
+				it.Collection = f.collectionOf(u, key)
+			}
+			uo.Items = append(uo.Items, it)
 		}
 		slices.SortFunc(uo.Items, func(a, b model.ObservedItem) int { return strings.Compare(a.Key, b.Key) })
 		obs.Users = append(obs.Users, uo)

@@ -11,13 +11,16 @@ import (
 // Status is the outcome of a check.
 type Status string
 
-// The statuses: pass (every user intact), fail (damage found), unknown (the
-// check could not decide: a failed assumption, kinds not covered, an
-// incomplete ledger).
+// The statuses: pass (every user intact, or only rewritten by the server in
+// ways the RFCs allow), fail (damage found), unknown (the check could not
+// decide: a failed assumption, kinds not covered, nothing verified, an
+// incomplete ledger), error (the verifier itself is broken: its canary, damage
+// planted into a copy of the observation, was not caught).
 const (
 	Pass    Status = "pass"
 	Fail    Status = "fail"
 	Unknown Status = "unknown"
+	Error   Status = "error"
 )
 
 // Verdict is the outcome for one user.
@@ -26,19 +29,44 @@ type Verdict string
 // The per-user verdicts.
 const (
 	Intact     Verdict = "intact"     // everything expected, nothing else
-	Damaged    Verdict = "damaged"    // lost, changed, resurrected, foreign or unreadable items, or a mix of cuts
+	Damaged    Verdict = "damaged"    // lost, changed, resurrected, foreign, moved, duplicate or unreadable items, or a mix of cuts
 	Unreadable Verdict = "unreadable" // the account as a whole could not be read
 	// NotCovered: nothing wrong in what could be checked, but some of the
-	// user's items are of kinds the server does not support.
+	// user's writes could not be verified: kinds the server acknowledged no
+	// write of, or no acknowledged write at all (nothing verified).
 	NotCovered Verdict = "not_covered"
+	// Rewritten: everything came back, but the server rewrote some items in
+	// ways the RFCs allow (listed in UserResult.Rewritten): not damage, never
+	// silent.
+	Rewritten Verdict = "rewritten"
+	// Undecided: the user could not be judged at all (not in the ledger,
+	// listed twice, invalid item keys): a failed assumption.
+	Undecided Verdict = "unknown"
+)
+
+// The damage classes of an item, as UserResult lists them.
+const (
+	ClassLost        = "lost"
+	ClassChanged     = "changed"
+	ClassResurrected = "resurrected"
+	ClassForeign     = "foreign"
+	ClassMoved       = "moved"
+	ClassDuplicate   = "duplicate"
+	ClassUnreadable  = "unreadable"
+	ClassRewritten   = "rewritten" // not damage: the server's allowed rewrites
 )
 
 // Result is the verifier's answer for a whole run. It is plain data with
-// stable snake_case JSON names: report.json embeds it.
+// stable snake_case JSON names: report.json embeds it. It stays small at any
+// number of users: intact users are counted, not listed.
 type Result struct {
 	Status Status `json:"status"`
 	Reason string `json:"reason"`
 	Mode   Mode   `json:"mode"`
+	// FailedAssumption says why the observation could not be checked against
+	// the ledger at all (wrong ledger, wrong users, observer bug); "" when
+	// every assumption held. When set, Status is unknown.
+	FailedAssumption string `json:"failed_assumption,omitempty"`
 	// RecoveryPoint is what acknowledged writes are measured against, in ns
 	// since the ledger's base time: the recovery point in latest mode, the
 	// upper bound in point-in-time mode.
@@ -47,9 +75,25 @@ type Result struct {
 	Upper         int64  `json:"upper_ns,omitempty"`
 	RPO           RPO    `json:"rpo"`
 	Counts        Counts `json:"counts"`
-	// NotCovered lists the kinds some user's server did not support.
-	NotCovered []string     `json:"not_covered,omitempty"`
-	Users      []UserResult `json:"users"`
+	// NotCovered lists the kinds the server acknowledged no write of in the
+	// whole load, though the load tried: they could not be verified.
+	NotCovered []string `json:"not_covered,omitempty"`
+	// Kinds summarises the run kind by kind: what the load wrote, what was
+	// checked and what was found.
+	Kinds []KindSummary `json:"kinds,omitempty"`
+	// Notes say what the check could not look at, e.g. collections the ledger
+	// does not record: never a pass by omission.
+	Notes []string `json:"notes,omitempty"`
+	// Canary is the result of the damage planted into copies of some users'
+	// observation before judging; nil when no user was checked.
+	Canary *CanaryResult `json:"canary,omitempty"`
+	// Users lists the users that are not intact, the most damaged first, at
+	// most Limits.Users of them; MoreUsers counts the rest.
+	Users     []UserResult `json:"users"`
+	MoreUsers int          `json:"more_users,omitempty"`
+	// IntactSample names a few intact users (the first by name), so a
+	// reader can spot-check them; the others are counted in Counts.
+	IntactSample []string `json:"intact_sample,omitempty"`
 }
 
 // RPO is how much acknowledged data a restore lost: the count of lost
@@ -61,19 +105,104 @@ type RPO struct {
 	AgeSeconds float64 `json:"age_seconds"`
 }
 
-// Counts totals a run's items by outcome.
+// Counts totals a run's users by verdict and items by outcome.
 type Counts struct {
-	Users        int `json:"users"`
-	DamagedUsers int `json:"damaged_users"`
-	Items        int `json:"items"`       // items checked (of covered kinds)
-	Acked        int `json:"acked"`       // acknowledged writes by the recovery point
-	Ambiguous    int `json:"ambiguous"`   // items with more than one acceptable state
-	NotCovered   int `json:"not_covered"` // items of kinds the server does not support
-	Lost         int `json:"lost"`
-	Changed      int `json:"changed"`
-	Resurrected  int `json:"resurrected"`
-	Foreign      int `json:"foreign"`
-	Unreadable   int `json:"unreadable"`
+	Users           int `json:"users"`
+	DamagedUsers    int `json:"damaged_users"` // damaged or unreadable
+	IntactUsers     int `json:"intact_users"`
+	UnreadableUsers int `json:"unreadable_users,omitempty"`
+	NotCoveredUsers int `json:"not_covered_users,omitempty"`
+	RewrittenUsers  int `json:"rewritten_users,omitempty"`
+	UnknownUsers    int `json:"unknown_users,omitempty"`
+
+	Items       int `json:"items"`       // items checked (of covered kinds)
+	Acked       int `json:"acked"`       // acknowledged writes by the recovery point, of checked items
+	Ambiguous   int `json:"ambiguous"`   // items with more than one acceptable state
+	NotCovered  int `json:"not_covered"` // items of kinds the server acknowledged no write of
+	Refused     int `json:"refused"`     // writes the server refused for sure, in the whole ledger
+	Lost        int `json:"lost"`
+	Changed     int `json:"changed"`
+	Resurrected int `json:"resurrected"`
+	Foreign     int `json:"foreign"`
+	Moved       int `json:"moved"`
+	Duplicate   int `json:"duplicate"`
+	Unreadable  int `json:"unreadable"`
+	Rewritten   int `json:"rewritten"` // not damage: allowed server rewrites
+}
+
+// DamagedItems returns the number of items with any damage (rewrites are not damage).
+func (c Counts) DamagedItems() int {
+	return c.Lost + c.Changed + c.Resurrected + c.Foreign + c.Moved + c.Duplicate + c.Unreadable
+}
+
+// add adds o's item counts to c.
+func (c *Counts) add(o Counts) {
+	c.Items += o.Items
+	c.Acked += o.Acked
+	c.Ambiguous += o.Ambiguous
+	c.NotCovered += o.NotCovered
+	c.Lost += o.Lost
+	c.Changed += o.Changed
+	c.Resurrected += o.Resurrected
+	c.Foreign += o.Foreign
+	c.Moved += o.Moved
+	c.Duplicate += o.Duplicate
+	c.Unreadable += o.Unreadable
+	c.Rewritten += o.Rewritten
+}
+
+// bump adds one to the item count of a class.
+func (c *Counts) bump(class string) {
+	switch class {
+	case ClassLost:
+		c.Lost++
+	case ClassChanged:
+		c.Changed++
+	case ClassResurrected:
+		c.Resurrected++
+	case ClassForeign:
+		c.Foreign++
+	case ClassMoved:
+		c.Moved++
+	case ClassDuplicate:
+		c.Duplicate++
+	case ClassUnreadable:
+		c.Unreadable++
+	case ClassRewritten:
+		c.Rewritten++
+	}
+}
+
+// KindSummary is one kind of item across the run: what the ledger holds of
+// it, whether it is covered, and what the check found.
+type KindSummary struct {
+	Kind string `json:"kind"`
+	// Covered is false when the load tried to write this kind but the server
+	// acknowledged none of it: its items could not be verified. Reason says
+	// why, from the ledger.
+	Covered bool   `json:"covered"`
+	Reason  string `json:"reason,omitempty"`
+	// Users counts the users who tried to write the kind; Writes, AckedWrites,
+	// Refused and AmbiguousWrites count the ledger's writes of it.
+	Users           int `json:"users"`
+	Writes          int `json:"writes"`
+	AckedWrites     int `json:"acked_writes"`
+	Refused         int `json:"refused"`
+	AmbiguousWrites int `json:"ambiguous_writes"`
+	// NotOfferedUsers counts users for whom the observer found no collection
+	// of this kind.
+	NotOfferedUsers int `json:"not_offered_users,omitempty"`
+
+	Items       int `json:"items"`
+	NotCovered  int `json:"not_covered,omitempty"`
+	Lost        int `json:"lost"`
+	Changed     int `json:"changed"`
+	Resurrected int `json:"resurrected"`
+	Foreign     int `json:"foreign"`
+	Moved       int `json:"moved"`
+	Duplicate   int `json:"duplicate"`
+	Unreadable  int `json:"unreadable"`
+	Rewritten   int `json:"rewritten"`
 }
 
 // UserResult is the verdict for one user with the items that differ.
@@ -91,8 +220,16 @@ type UserResult struct {
 	Changed     []ItemDetail `json:"changed,omitempty"`
 	Resurrected []ItemDetail `json:"resurrected,omitempty"`
 	Foreign     []ItemDetail `json:"foreign,omitempty"`
+	Moved       []ItemDetail `json:"moved,omitempty"`
+	Duplicate   []ItemDetail `json:"duplicate,omitempty"`
 	Unreadable  []ItemDetail `json:"unreadable,omitempty"`
-	NotCovered  []string     `json:"not_covered,omitempty"`
+	Rewritten   []ItemDetail `json:"rewritten,omitempty"`
+	// NotCovered lists the kinds of the user's items that could not be
+	// verified; Reason says why.
+	NotCovered []string `json:"not_covered,omitempty"`
+	// Omitted counts item details left out of the lists above to keep the
+	// result small (see Limits.Items); they are counted in Counts.
+	Omitted int `json:"omitted_items,omitempty"`
 }
 
 // ItemDetail says what is wrong with one item.
@@ -104,18 +241,61 @@ type ItemDetail struct {
 	// when the item was not there.
 	GotDigest *model.Digest `json:"got_digest,omitempty"`
 	GotSize   int64         `json:"got_size,omitempty"`
+	// WantCollection is the collection the ledger recorded for the item, and
+	// GotCollections the ones it was found in (several for a duplicate).
+	WantCollection string   `json:"want_collection,omitempty"`
+	GotCollections []string `json:"got_collections,omitempty"`
 	// LastAcked is when the item's last acknowledged write returned, in ns
 	// since the ledger's base time; -1 when none was.
 	LastAcked int64 `json:"last_acked_ns"`
 	// Owner is, for a foreign item, the user who wrote it (empty when no
 	// user did), and OwnerKey the key it has there.
-	Owner    string   `json:"owner,omitempty"`
-	OwnerKey string   `json:"owner_key,omitempty"`
-	Detail   string   `json:"detail"`
+	Owner    string `json:"owner,omitempty"`
+	OwnerKey string `json:"owner_key,omitempty"`
+	Detail   string `json:"detail"`
+	// Diff explains a changed item property by property; Rewrites lists the
+	// server's allowed rewrites of a rewritten item.
 	Diff     []string `json:"diff,omitempty"`
+	Rewrites []string `json:"rewrites,omitempty"`
 }
 
-// Damaged returns the users whose verdict is not intact or not covered.
+// lists returns the user's item lists by class, damage first, in report order.
+func (u *UserResult) lists() []classList {
+	return []classList{
+		{ClassLost, &u.Lost}, {ClassChanged, &u.Changed}, {ClassResurrected, &u.Resurrected},
+		{ClassForeign, &u.Foreign}, {ClassMoved, &u.Moved}, {ClassDuplicate, &u.Duplicate},
+		{ClassUnreadable, &u.Unreadable}, {ClassRewritten, &u.Rewritten},
+	}
+}
+
+// classList is one of a user's item lists with its class.
+type classList struct {
+	class string
+	items *[]ItemDetail
+}
+
+// list returns the user's item list of a class.
+func (u *UserResult) list(class string) *[]ItemDetail {
+	for _, l := range u.lists() {
+		if l.class == class {
+			return l.items
+		}
+	}
+	panic("verify: no item list for class " + class)
+}
+
+// damagedItems returns how many damaged items the user's lists hold.
+func (u *UserResult) damagedItems() int {
+	n := 0
+	for _, l := range u.lists() {
+		if l.class != ClassRewritten {
+			n += len(*l.items)
+		}
+	}
+	return n
+}
+
+// Damaged returns the listed users whose verdict is damaged or unreadable.
 func (r Result) Damaged() []UserResult {
 	var out []UserResult
 	for _, u := range r.Users {
@@ -126,49 +306,60 @@ func (r Result) Damaged() []UserResult {
 	return out
 }
 
-// Problems returns one line per item that differs, for the first users
-// (at most maxUsers users, maxItems lines each), e.g.
+// Problems returns one line per item that differs, at most maxItems, e.g.
 //
 //	user042: lost contact/5f1c.vcf: acknowledged at +12.3s, missing
 func (u UserResult) Problems(maxItems int) []string {
 	var out []string
-	add := func(what string, ds []ItemDetail) {
-		for _, d := range ds {
+	if u.Reason != "" && u.Verdict != Intact {
+		out = append(out, fmt.Sprintf("%s: %s", u.User, u.Reason))
+	}
+	for _, l := range u.lists() {
+		for _, d := range *l.items {
 			if len(out) >= maxItems {
-				return
+				return out
 			}
-			line := fmt.Sprintf("%s: %s %s: %s", u.User, what, d.Key, d.Detail)
+			line := fmt.Sprintf("%s: %s %s: %s", u.User, l.class, d.Key, d.Detail)
 			if len(d.Diff) > 0 {
 				line += " [" + strings.Join(d.Diff[:min(len(d.Diff), 3)], "; ") + "]"
+			}
+			if len(d.Rewrites) > 0 {
+				line += " [" + strings.Join(d.Rewrites[:min(len(d.Rewrites), 3)], "; ") + "]"
 			}
 			out = append(out, line)
 		}
 	}
-	if u.Verdict == Unreadable || (u.Reason != "" && u.Verdict == Damaged) {
-		out = append(out, fmt.Sprintf("%s: %s", u.User, u.Reason))
-	}
-	add("lost", u.Lost)
-	add("changed", u.Changed)
-	add("resurrected", u.Resurrected)
-	add("foreign", u.Foreign)
-	add("unreadable", u.Unreadable)
 	return out
 }
 
-// Summary describes the result in a few lines: its status and reason, and
-// the first users and items that differ.
+// Summary describes the result in a few lines: its status and reason, the
+// canary when it failed, and the first users and items that differ.
 func (r Result) Summary(maxUsers, maxItems int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s", r.Status, r.Reason)
-	d := r.Damaged()
-	for i, u := range d {
-		if i == maxUsers {
-			fmt.Fprintf(&b, "\n  ... and %d more damaged users", len(d)-maxUsers)
+	shown := 0
+	for _, u := range r.Users {
+		if u.Verdict == Intact {
+			continue
+		}
+		if shown == maxUsers {
+			fmt.Fprintf(&b, "\n  ... and %d more users not intact", r.notIntactListed()-maxUsers+r.MoreUsers)
 			break
 		}
+		shown++
 		for _, l := range u.Problems(maxItems) {
 			b.WriteString("\n  " + l)
 		}
 	}
 	return b.String()
+}
+
+func (r Result) notIntactListed() int {
+	n := 0
+	for _, u := range r.Users {
+		if u.Verdict != Intact {
+			n++
+		}
+	}
+	return n
 }

@@ -22,8 +22,9 @@ const (
 	maxItems = 5
 )
 
-// BeIntact succeeds when the result's status is pass: every user intact,
-// every kind covered.
+// BeIntact succeeds when the result's status is pass: every user intact (or
+// only rewritten by the server in ways the RFCs allow), every kind covered,
+// the canary caught.
 func BeIntact() types.GomegaMatcher {
 	return &resultMatcher{
 		name: "be intact",
@@ -36,13 +37,17 @@ func BeIntact() types.GomegaMatcher {
 // HaveLostNoAckedWrites succeeds when no acknowledged write was lost: no
 // lost items and an RPO of zero writes (no rollback to an older version, no
 // delete undone). Changed, foreign or unreadable items do not count against
-// it; a check that could not run (unknown before any user was checked) does.
+// it; a check that could not run (unknown before any user was checked) and a
+// broken verifier (error) do.
 func HaveLostNoAckedWrites() types.GomegaMatcher {
 	return &resultMatcher{
 		name: "have lost no acknowledged writes",
 		test: func(r *verify.Result) (bool, string) {
 			if r.Status == verify.Unknown && r.Counts.Users == 0 {
 				return false, "the check did not run"
+			}
+			if r.Status == verify.Error {
+				return false, "the verifier is broken (its canary was not caught): its counts prove nothing"
 			}
 			if r.Counts.Lost > 0 || r.RPO.LostWrites > 0 {
 				return false, fmt.Sprintf("%d lost items, RPO %d acknowledged writes (%.3fs)", r.Counts.Lost, r.RPO.LostWrites, r.RPO.AgeSeconds)

@@ -27,6 +27,7 @@ var (
 	changedOnly = verify.Result{Status: verify.Fail, Reason: "1 of 1 users damaged", Counts: verify.Counts{Users: 1, DamagedUsers: 1, Changed: 1},
 		Users: []verify.UserResult{{User: "cy", Verdict: verify.Damaged, Changed: []verify.ItemDetail{{Key: "photo/IMG_0001.jpg", Detail: "content differs"}}}}}
 	notRun = verify.Result{Status: verify.Unknown, Reason: "observation lacks 1 users"}
+	broken = verify.Result{Status: verify.Error, Reason: "the verifier is broken", Counts: verify.Counts{Users: 2}}
 )
 
 // failures runs f with a Gomega whose failures are collected, not fatal.
@@ -55,6 +56,9 @@ func TestMatchers(t *testing.T) {
 		{"loss detected", matchers.DetectLoss, lossy, true},
 		{"intact detects nothing", matchers.DetectLoss, intact, false},
 		{"unknown detects nothing", matchers.DetectLoss, notRun, false},
+		{"broken is not intact", matchers.BeIntact, broken, false},
+		{"broken proves no loss-free run", matchers.HaveLostNoAckedWrites, broken, false},
+		{"broken detects nothing", matchers.DetectLoss, broken, false},
 	}
 	for _, c := range cases {
 		msgs := failures(func(g gomega.Gomega) { g.Expect(c.result).To(c.matcher()) })
