@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,6 +53,12 @@ func reference(t testing.TB) (*stack.Stack, string) {
 
 const seed = 20260101
 
+// runs numbers the tests' uses of the shared stack, so that -count=N makes
+// fresh account names and batch ids each time.
+var runs atomic.Int64
+
+func unique(prefix string) string { return fmt.Sprintf("%s%d-", prefix, runs.Add(1)) }
+
 // userItems generates the first n items of each kind for user.
 func userItems(t testing.TB, g *gen.Generator, user string, n int) ([]gen.Item, []populate.Item) {
 	t.Helper()
@@ -80,6 +88,10 @@ func TestImportThenReadThroughTheProtocol(t *testing.T) {
 	}
 	g := gen.New(seed, prof)
 	accts := accounts.Generate(3, seed)
+	id := unique("rb")
+	for i := range accts {
+		accts[i].Username = id + accts[i].Username
+	}
 	var items []populate.Item
 	want := map[string]map[string][]byte{} // user -> item key -> body
 	for _, a := range accts {
@@ -91,7 +103,7 @@ func TestImportThenReadThroughTheProtocol(t *testing.T) {
 		}
 	}
 	hc := dav.NewHTTPClient(4)
-	ack, err := populate.Import(ctx, hc, server, st.Syncd.AdminToken, populate.Batch{ID: "read-back-1", Scheme: populate.SchemeSSHA256, Accounts: accts, Items: items})
+	ack, err := populate.Import(ctx, hc, server, st.Syncd.AdminToken, populate.Batch{ID: id + "batch", Scheme: populate.SchemeSSHA256, Accounts: accts, Items: items})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +155,7 @@ func TestImportThenReadThroughTheProtocol(t *testing.T) {
 		}
 	}
 	// The same batch again is answered from the first commit.
-	again, err := populate.Import(ctx, hc, server, st.Syncd.AdminToken, populate.Batch{ID: "read-back-1", Scheme: populate.SchemeSSHA256, Accounts: accts, Items: items})
+	again, err := populate.Import(ctx, hc, server, st.Syncd.AdminToken, populate.Batch{ID: id + "batch", Scheme: populate.SchemeSSHA256, Accounts: accts, Items: items})
 	if err != nil || !again.Replayed || again.XID != ack.XID {
 		t.Fatalf("replay: %+v, %v", again, err)
 	}
@@ -188,18 +200,19 @@ func TestCreateAccountsInBatches(t *testing.T) {
 	st, server := reference(t)
 	ctx := context.Background()
 	accts := accounts.Generate(25, seed+1)
+	id := unique("batched")
 	for i := range accts {
-		accts[i].Username = "batched-" + accts[i].Username
+		accts[i].Username = id + accts[i].Username
 	}
-	acks, err := populate.CreateAccounts(ctx, nil, server, st.Syncd.AdminToken, accts, populate.SchemeSSHA256, "batched", 10)
+	acks, err := populate.CreateAccounts(ctx, nil, server, st.Syncd.AdminToken, accts, populate.SchemeSSHA256, id+"b", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(acks) != 3 || acks[0].Users != 10 || acks[2].Users != 5 || acks[2].Batch != "batched-2" {
+	if len(acks) != 3 || acks[0].Users != 10 || acks[2].Users != 5 || acks[2].Batch != id+"b-2" || acks[0].Replayed {
 		t.Fatalf("acks %+v", acks)
 	}
 	// Sending them all again (a run continued after a crash) changes nothing.
-	again, err := populate.CreateAccounts(ctx, nil, server, st.Syncd.AdminToken, accts, populate.SchemeSSHA256, "batched", 10)
+	again, err := populate.CreateAccounts(ctx, nil, server, st.Syncd.AdminToken, accts, populate.SchemeSSHA256, id+"b", 10)
 	if err != nil || !again[1].Replayed {
 		t.Fatalf("again: %+v, %v", again, err)
 	}
