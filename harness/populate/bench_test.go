@@ -307,7 +307,7 @@ func (c *copyBatch) prepare() {
 		seq := int64(0)
 		bump := func(p string) {
 			for {
-				if i, ok := index[p]; ok {
+				if i, ok := index[p]; ok && (i >= len(defaultKinds) || defaultKinds[i] != "home") {
 					ctag[i] = seq
 				}
 				if p == "" {
