@@ -171,3 +171,35 @@ func TestSweepRemovesOnlyWhatItCanProveDead(t *testing.T) {
 		t.Errorf("sweep report counts %+v, want the dead run's volume", rep.Removed)
 	}
 }
+
+// TestContainerCPUCountsWork checks that a container's cgroup CPU counter grows with work.
+func TestContainerCPUCountsWork(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run := stacktest.Run(t)
+	dsn := stacktest.Postgres(t)
+	p := stacktest.SharedPostgres(t)
+	before, err := stack.ContainerCPU(ctx, run.Docker, p.Container.GetContainerID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int64
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM generate_series(1, 3000000)").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	after, err := stack.ContainerCPU(ctx, run.Docker, p.Container.GetContainerID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before <= 0 || after <= before {
+		t.Fatalf("PostgreSQL's CPU counter went from %s to %s over a query counting 3 million rows", before, after)
+	}
+	if _, err := stack.ContainerCPU(ctx, run.Docker, "no-such-container"); err == nil {
+		t.Error("ContainerCPU of a missing container did not fail")
+	}
+}

@@ -2,8 +2,10 @@ package stack_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,7 +20,8 @@ func TestStartServesHealthyStack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	run := stacktest.Run(t)
-	s, err := stack.Start(ctx, run, stack.WithName("startup"))
+	// A name of its own per run of the test: -count=N shares one stack.Run.
+	s, err := stack.Start(ctx, run, stack.WithName(fmt.Sprintf("startup%d", startups.Add(1))))
 	if err != nil {
 		t.Fatalf("start stack: %v", err)
 	}
@@ -42,6 +45,8 @@ func TestStartServesHealthyStack(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+var startups atomic.Int64
 
 func get(t *testing.T, url string) int {
 	t.Helper()

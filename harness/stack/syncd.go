@@ -20,7 +20,7 @@ type Syncd struct {
 	Container  *testcontainers.DockerContainer
 	Network    string
 	Alias      string // its host name on the stack network
-	AdminToken string // bearer token of POST /admin/users
+	AdminToken string // bearer token of POST /admin/users and POST /admin/import
 }
 
 // SyncdOption configures RunSyncd.
@@ -55,7 +55,10 @@ func WithSyncdEnv(env map[string]string) SyncdOption {
 
 // RunSyncd starts the sync server on the network against databaseURL (as seen from
 // the network) and returns once /healthz answers 200, which syncd does only when its
-// database answers and its schema is migrated.
+// database answers and its schema is migrated. The admin token enables both
+// POST /admin/users and POST /admin/import (bulk import: harness/populate). The
+// stack's syncd connects as PostgreSQL's superuser, so its bulk imports skip the
+// per-row foreign-key checks (see the syncd README).
 func RunSyncd(ctx context.Context, run *Run, networkName, databaseURL string, opts ...SyncdOption) (*Syncd, error) {
 	cfg := syncdConfig{alias: "syncd", env: map[string]string{}, timeout: 60 * time.Second}
 	for _, o := range opts {
