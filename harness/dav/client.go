@@ -189,7 +189,13 @@ func (c *Client) newRequest(ctx context.Context, method, u string, body []byte) 
 
 // readBody reads an answer's body, turning a short read into a ProtocolError.
 func readBody(req *http.Request, resp *http.Response) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	if resp.ContentLength > MaxBody {
+		return nil, &ProtocolError{Method: req.Method, URL: req.URL.String(), Err: fmt.Errorf("body of %d bytes, over %d", resp.ContentLength, MaxBody)}
+	}
+	// The body is read whole in one allocation when the server says its length.
+	buf := bytes.NewBuffer(make([]byte, 0, max(resp.ContentLength, 0)+bytes.MinRead))
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, MaxBody+1))
+	b := buf.Bytes()
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			return b, &ProtocolError{Method: req.Method, URL: req.URL.String(),
@@ -238,7 +244,7 @@ func (c *Client) multistatus(ctx context.Context, method, u, depth, body string)
 	if resp.StatusCode != http.StatusMultiStatus {
 		return nil, &ProtocolError{Method: method, URL: u, Err: fmt.Errorf("status %s, want 207 Multi-Status", resp.Status)}
 	}
-	ms, err := parseMultistatus(bytes.NewReader(data))
+	ms, err := parseMultistatus(data)
 	if err != nil {
 		return nil, &ProtocolError{Method: method, URL: u, Err: err}
 	}

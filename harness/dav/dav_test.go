@@ -1,7 +1,6 @@
 package dav
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -32,7 +31,7 @@ func TestMemberName(t *testing.T) {
 }
 
 func TestParseMultistatus(t *testing.T) {
-	ms, err := parseMultistatus(strings.NewReader(`<?xml version="1.0"?>
+	ms, err := parseMultistatus([]byte(`<?xml version="1.0"?>
 <multistatus xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">
  <response><href>/a/1.vcf</href>
   <propstat><prop><getetag>"1"</getetag><C:address-data><![CDATA[BEGIN:VCARD
@@ -49,7 +48,7 @@ END:VCARD]]></C:address-data></prop><status>HTTP/1.1 200 OK</status></propstat>
 		t.Fatalf("%+v", ms)
 	}
 	r := ms.Responses[0]
-	if r.Text(PropGetETag) != `"1"` || r.Text(PropAddressData) != "BEGIN:VCARD\nEND:VCARD" || r.Missing[PropDisplayName] != 404 {
+	if r.Text(PropGetETag) != `"1"` || r.Text(PropAddressData) != "BEGIN:VCARD\nEND:VCARD" || r.MissingStatus(PropDisplayName) != 404 {
 		t.Errorf("first response: %+v", r)
 	}
 	if ms.Responses[1].Status != 404 {
@@ -62,7 +61,7 @@ END:VCARD]]></C:address-data></prop><status>HTTP/1.1 200 OK</status></propstat>
 		`<multistatus xmlns="DAV:"><response><href>/a</href><status>teapot</status></response></multistatus>`,
 		``,
 	} {
-		if _, err := parseMultistatus(strings.NewReader(bad)); err == nil {
+		if _, err := parseMultistatus([]byte(bad)); err == nil {
 			t.Errorf("parseMultistatus(%q) accepted garbage", bad)
 		}
 	}

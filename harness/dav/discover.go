@@ -165,7 +165,7 @@ func (c *Client) principalAt(ctx context.Context, u string) (string, error) {
 		if resp.StatusCode != http.StatusMultiStatus {
 			return "", &StatusError{Method: "PROPFIND", URL: u, Code: resp.StatusCode, Status: resp.Status}
 		}
-		ms, err := parseMultistatus(strings.NewReader(string(data)))
+		ms, err := parseMultistatus(data)
 		if err != nil {
 			return "", &ProtocolError{Method: "PROPFIND", URL: u, Err: err}
 		}
