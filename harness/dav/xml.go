@@ -411,8 +411,9 @@ func parseStatus(s []byte) (int, error) {
 	return c, nil
 }
 
-// propXML renders <d:prop> with the given property names.
-func propXML(props []xml.Name) string {
+// propXML renders <d:prop> with the given property names and, when data is
+// set, its address-data or calendar-data request.
+func propXML(props []xml.Name, data *ObjectData) string {
 	var b strings.Builder
 	b.WriteString("<d:prop>")
 	for i, p := range props {
@@ -421,6 +422,9 @@ func propXML(props []xml.Name) string {
 		} else {
 			fmt.Fprintf(&b, `<x%d:%s xmlns:x%d="%s"/>`, i, p.Local, i, escapeXML(p.Space))
 		}
+	}
+	if data != nil {
+		b.WriteString(data.element())
 	}
 	b.WriteString("</d:prop>")
 	return b.String()
