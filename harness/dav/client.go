@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"path"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -107,17 +106,23 @@ func Join(coll, name string) string {
 // "5f1c.vcf" or "tetris/highscores.json". ok is false when href is not below coll
 // or is coll itself.
 func MemberName(coll, href string) (name string, ok bool) {
-	cp, err1 := url.Parse(coll)
-	hp, err2 := url.Parse(href)
-	if err1 != nil || err2 != nil {
+	return MembersOf(coll).Name(href)
+}
+
+// Members names the members of one collection, for many hrefs at the cost of
+// one: see MemberName.
+type Members struct{ prefix string }
+
+// MembersOf returns the namer of the members of the collection at coll.
+func MembersOf(coll string) Members { return Members{prefix: cleanPath(coll) + "/"} }
+
+// Name is MemberName(coll, href) for the collection m was made for.
+func (m Members) Name(href string) (string, bool) {
+	hpath := cleanPath(href)
+	if !strings.HasPrefix(hpath, m.prefix) || len(hpath) <= len(m.prefix) {
 		return "", false
 	}
-	cpath := strings.TrimSuffix(path.Clean("/"+cp.Path), "/") + "/"
-	hpath := path.Clean("/" + hp.Path)
-	if !strings.HasPrefix(hpath, cpath) || len(hpath) <= len(cpath) {
-		return "", false
-	}
-	return hpath[len(cpath):], true
+	return hpath[len(m.prefix):], true
 }
 
 // StatusError is a server's answer with an unexpected HTTP status.

@@ -17,12 +17,50 @@ func samePath(a, b string) bool {
 	return cleanPath(a) == cleanPath(b)
 }
 
+// cleanPath returns the unescaped, cleaned path of a URL or href, without a
+// trailing slash ("" for the root).
 func cleanPath(ref string) string {
+	if plainPath(ref) {
+		return strings.TrimSuffix(ref, "/") // what parsing and cleaning would give
+	}
 	u, err := url.Parse(ref)
 	if err != nil {
 		return ref
 	}
 	return strings.TrimSuffix(path.Clean("/"+u.Path), "/")
+}
+
+// plainPath reports whether ref is an absolute path that URL parsing and
+// path cleaning leave as it is: no escapes, query, fragment, dot segment,
+// double slash or unusual byte. Most hrefs servers send are.
+func plainPath(ref string) bool {
+	if ref == "" || ref[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(ref); i++ {
+		switch c := ref[i]; {
+		case c <= ' ' || c >= 0x7f || c == '%' || c == '?' || c == '#' || c == '\\':
+			return false
+		case c == '/' && i+1 < len(ref) && (ref[i+1] == '/' || ref[i+1] == '.'):
+			return false
+		}
+	}
+	return true
+}
+
+// CollectionPath returns the path of the collection at u (a URL or an href):
+// unescaped, cleaned, with a trailing slash, e.g. "/dav/u1/contacts/default/".
+// It is how an observation names the collection an item was found in.
+func CollectionPath(u string) string { return cleanPath(u) + "/" }
+
+// ParentPath returns the CollectionPath of the collection holding the member
+// at href.
+func ParentPath(href string) string {
+	p := cleanPath(href)
+	if i := strings.LastIndexByte(p, '/'); i > 0 {
+		return p[:i] + "/"
+	}
+	return "/"
 }
 
 // Find returns the response about the resource at u (a URL or an href), or nil.
@@ -37,6 +75,10 @@ func (ms *Multistatus) Find(u string) *Response {
 }
 
 func gone(code int) bool { return code == http.StatusNotFound || code == http.StatusGone }
+
+// IsGoneStatus reports whether a response's status (a member removed since a
+// sync token, a multiget href that is not there) says 404 or 410.
+func IsGoneStatus(code int) bool { return gone(code) }
 
 // missingError is what a 207 that says "not there" becomes: a 404 StatusError,
 // so that callers tell missing resources apart one way only.

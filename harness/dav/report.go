@@ -112,10 +112,19 @@ func (c *Client) MultigetData(ctx context.Context, u string, data ObjectData, hr
 // Get fetches the resource at u: its body and ETag. A body shorter than its
 // Content-Length is a ProtocolError.
 func (c *Client) Get(ctx context.Context, u string) (body []byte, etag string, err error) {
+	return c.GetAs(ctx, u, "")
+}
+
+// GetAs is Get asking for a representation with an Accept header (e.g.
+// "text/vcard; version=4.0", RFC 6352 6.3.2.1); "" sends none.
+func (c *Client) GetAs(ctx context.Context, u, accept string) (body []byte, etag string, err error) {
 	err = c.do(ctx, func(ctx context.Context) error {
 		req, err := c.newRequest(ctx, http.MethodGet, u, nil)
 		if err != nil {
 			return err
+		}
+		if accept != "" {
+			req.Header.Set("Accept", accept)
 		}
 		resp, b, err := c.roundTrip(c.hc, req)
 		if err != nil {

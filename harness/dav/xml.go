@@ -177,7 +177,8 @@ var (
 // names what was wrong. It reads what encoding/xml would (see scanner) but
 // allocates little more than the strings it returns.
 func parseMultistatus(body []byte) (*Multistatus, error) {
-	s := newScanner(body)
+	s := getScanner(body)
+	defer putScanner(s)
 	for {
 		if err := s.next(); err != nil {
 			return nil, fmt.Errorf("parse multistatus: %w", err)
