@@ -142,4 +142,3 @@ func (s *scanner) entity(b []byte) (rune, int, error) {
 	}
 	return 0, 0, s.errorf("invalid character entity &%s;", ref)
 }
-

@@ -352,4 +352,3 @@ func (s *scripted) members(p string) []string {
 	sort.Strings(out)
 	return out
 }
-

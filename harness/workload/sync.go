@@ -215,7 +215,7 @@ func (d *device) fetchBatch(ctx context.Context, epoch uint64, c davColl, hrefs 
 				fmt.Sprintf("listed, but the multiget answer says %d %s", r.Status, http.StatusText(r.Status)))
 		case r.Prop(data) == nil:
 			d.unreadable(epoch, d.bookKind(c, nil), name, r.Href,
-				fmt.Sprintf("the multiget answer has no %s (status %d)", data.Local, r.Missing[data]))
+				fmt.Sprintf("the multiget answer has no %s (status %d)", data.Local, r.MissingStatus(data)))
 		default:
 			body := []byte(r.Text(data))
 			d.keep(epoch, d.bookKind(c, body), name, r.Href, etag, body)
