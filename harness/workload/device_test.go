@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firedrill/firedrill/harness/dav"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
-	"github.com/firedrill/firedrill/harness/dav"
 	"github.com/firedrill/firedrill/harness/workload/gen"
 	"github.com/firedrill/firedrill/harness/workload/profile"
 )

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/observe"
-	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/workload/gen"
 	"github.com/firedrill/firedrill/harness/workload/profile"
 )

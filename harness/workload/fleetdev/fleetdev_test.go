@@ -4,9 +4,9 @@ import (
 	"context"
 	"testing"
 
+	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/fault"
 	"github.com/firedrill/firedrill/harness/workload"
-	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/workload/profile"
 )
 
