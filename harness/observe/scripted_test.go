@@ -157,6 +157,9 @@ func (s *scripted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.faulty("two-books", user) {
 		books = append(books, home+"contacts/other/")
 	}
+	if s.faulty("fresh", user) {
+		books = nil // a fresh Radicale account: no address book, no calendar
+	}
 	switch {
 	case r.Method == "PROPFIND" && p == "/dav/":
 		write207(w, propResp(p, `<d:current-user-principal><d:href>/dav/principals/`+user+`/</d:href></d:current-user-principal>`))
@@ -176,6 +179,8 @@ func (s *scripted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			b += propResp(book, `<d:resourcetype><d:collection/><card:addressbook/></d:resourcetype>`)
 		}
 		write207(w, b)
+	case r.Method == "PROPFIND" && p == home+"calendars/" && s.faulty("fresh", user):
+		write207(w, propResp(p, `<d:resourcetype><d:collection/></d:resourcetype>`))
 	case r.Method == "PROPFIND" && p == home+"calendars/":
 		write207(w, propResp(p, `<d:resourcetype><d:collection/></d:resourcetype>`)+
 			propResp(p+"default/", `<d:resourcetype><d:collection/><cal:calendar/></d:resourcetype>`+

@@ -28,6 +28,18 @@ func TestMissingPhotosAs207(t *testing.T) {
 	}
 }
 
+// TestFreshAccount is Radicale before any client wrote: no address book and no
+// calendar. Those kinds are not covered (the verifier decides from the ledger
+// whether that loses anything); photos and app data are read.
+func TestFreshAccount(t *testing.T) {
+	s, accts, _ := fixture(t, 1)
+	s.fault["fresh"] = "*"
+	uo := observeWith(t, s, accts, Options{}).Users[0]
+	if fmt.Sprint(uo.NotCovered) != "[contact event todo note]" || uo.Unreadable != "" || len(uo.Items) != 4 {
+		t.Errorf("not covered %v, unreadable %q, %d items", uo.NotCovered, uo.Unreadable, len(uo.Items))
+	}
+}
+
 // TestEOFDuringDiscovery is syncd killed mid-request: every discovery PROPFIND
 // first gets EOF. A phone would retry; so does the observer, and reads it all.
 func TestEOFDuringDiscovery(t *testing.T) {
