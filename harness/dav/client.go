@@ -4,6 +4,15 @@
 // (invalid XML, truncated bodies) apart from refusals and network failures, and
 // reports for every write whether the request left the machine, which is what
 // classifying a write as failed or ambiguous needs.
+//
+// Reads and collection set-up retry transient failures by the client's
+// Backoff policy (Retry-After honoured), each request bounded by
+// Client.Timeout; writes are never retried here, since their caller records
+// each attempt. Whether a resource is there is decided the way servers say it
+// (Stat, List: a 404 or 410, or a 207 whose response about it is an inner
+// 404); collections are made the standard way (Mkcol, MakeAddressBook with an
+// extended MKCOL, MakeCalendar). Multistatus answers are decoded by a scanner
+// of its own (xmlscan.go), checked against encoding/xml by a fuzz test.
 package dav
 
 import (

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -58,6 +60,23 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// syscalls is how many read and write system calls this process has made
+// (/proc/self/io): a cost that the machine's load does not blur.
+func syscalls() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ": "); ok && (k == "syscr" || k == "syscw") {
+			c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			n += c
+		}
+	}
+	return n
 }
 
 // stackCPU is the CPU time syncd's and PostgreSQL's containers have used (the
@@ -198,16 +217,17 @@ func BenchmarkObserveReference(b *testing.B) {
 	ctx := context.Background()
 	ct := &countingTransport{next: dav.NewHTTPClient(16).Transport}
 	hc := &http.Client{Transport: ct}
-	var items, users int64
+	var items, users, calls int64
 	var harness, stackTime time.Duration
 	for b.Loop() {
 		s0, err := stackCPU(ctx, l.st)
 		if err != nil {
 			b.Fatal(err)
 		}
-		c0 := processCPU()
+		c0, n0 := processCPU(), syscalls()
 		obs, err := observe.Observe(ctx, observe.Options{Server: l.server, Accounts: l.accts, HTTPClient: hc})
 		harness += processCPU() - c0
+		calls += syscalls() - n0
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -228,4 +248,5 @@ func BenchmarkObserveReference(b *testing.B) {
 	b.ReportMetric(float64(stackTime.Microseconds())/float64(items), "stack-µs/item")
 	b.ReportMetric(float64(ct.n.Load())/float64(users), "requests/user")
 	b.ReportMetric(float64(items)/float64(users), "items/user")
+	b.ReportMetric(float64(calls)/float64(items), "syscalls/item")
 }

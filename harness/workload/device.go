@@ -127,19 +127,25 @@ func (d *device) setup(ctx context.Context, create bool) error {
 	for _, c := range acct.Calendars {
 		d.books = append(d.books, davColl{url: c.URL, multiget: dav.Calendar})
 	}
+	// A kind ensureBooks gave up on keeps the reason it found.
+	skip := func(k model.Kind, why string) {
+		if _, known := d.skip[k]; !known {
+			d.skip[k] = why
+		}
+	}
 	if c, ok := dav.Preferred(acct.AddressBooks, ""); ok {
 		d.colls[model.KindContact] = c.URL
-	} else if _, why := d.skip[model.KindContact]; !why {
-		d.skip[model.KindContact] = "no CardDAV address book: " + acct.NoCardDAV
+	} else {
+		skip(model.KindContact, "no CardDAV address book: "+acct.NoCardDAV)
 	}
 	for _, ck := range calendarKinds {
-		if c, ok := dav.Preferred(acct.Calendars, ck.comp); ok {
+		switch c, ok := dav.Preferred(acct.Calendars, ck.comp); {
+		case ok:
 			d.colls[ck.kind] = c.URL
-		} else if _, why := d.skip[ck.kind]; why {
-		} else if acct.NoCalDAV != "" {
-			d.skip[ck.kind] = "no CalDAV calendar: " + acct.NoCalDAV
-		} else {
-			d.skip[ck.kind] = "no calendar accepts " + ck.comp
+		case acct.NoCalDAV != "":
+			skip(ck.kind, "no CalDAV calendar: "+acct.NoCalDAV)
+		default:
+			skip(ck.kind, "no calendar accepts "+ck.comp)
 		}
 	}
 	photos := dav.Expand(d.r.cfg.PhotosURL, d.server, d.user)
