@@ -153,6 +153,21 @@ func (c *Client) List(ctx context.Context, u string, props ...xml.Name) (*Multis
 // IsMissing reports whether err says the resource is not there (see Stat).
 func IsMissing(err error) bool { return HasStatus(err, http.StatusNotFound, http.StatusGone) }
 
+// IsAbsent reports whether err says the server has no collection there, or
+// will not keep one there (missing, 403, 405, 501): the server does not offer
+// what was looked for.
+func IsAbsent(err error) bool {
+	return IsMissing(err) || HasStatus(err, http.StatusForbidden, http.StatusMethodNotAllowed, http.StatusNotImplemented)
+}
+
+// IsUnsupported reports whether err is a server's "no such REPORT here" (400,
+// 403, 404, 405, 409, 415, 501): the client should fall back to a plainer
+// request, not give up.
+func IsUnsupported(err error) bool {
+	return HasStatus(err, http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusMethodNotAllowed,
+		http.StatusConflict, http.StatusUnsupportedMediaType, http.StatusNotImplemented)
+}
+
 // IsRefused reports whether err is a server's refusal to do what was asked
 // there, for good: forbidden, not allowed, not implemented, unsupported body.
 func IsRefused(err error) bool {

@@ -20,13 +20,6 @@ type member struct {
 // maxPages bounds the pages of a truncated sync-collection listing.
 const maxPages = 10000
 
-// notSupported reports whether an error says the server has no such REPORT
-// (or will not run it here).
-func notSupported(err error) bool {
-	return dav.HasStatus(err, http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusMethodNotAllowed,
-		http.StatusConflict, http.StatusUnsupportedMediaType, http.StatusNotImplemented)
-}
-
 // syncPages runs a sync-collection REPORT from no token and follows the
 // server's truncation (RFC 6578: a 507 about the collection itself, with a
 // token to continue from). It returns every response about a member.
@@ -121,7 +114,7 @@ func (o *observer) readBook(ctx context.Context, coll string, mk dav.MultigetKin
 	ask := data
 	props := []xml.Name{dav.PropGetETag, dav.PropResourceType}
 	rs, err := o.syncPages(ctx, coll, dav.SyncQuery{Props: props, Data: &data})
-	if err != nil && notSupported(err) {
+	if err != nil && dav.IsUnsupported(err) {
 		var ms *dav.Multistatus
 		if ms, err = o.c.List(ctx, coll, props...); err == nil {
 			rs, data = ms.Responses, dav.ObjectData{} // a listing carries no data
@@ -206,7 +199,7 @@ func (b *bookRead) fetch(ctx context.Context, data dav.ObjectData, batch []membe
 		for _, m := range batch {
 			b.o.addUnreadable(b.o.kindOf(b.mk, m.name, nil), b.in, m, "multiget: "+describe(err))
 		}
-	case notSupported(err) && len(batch) > 1 && c == b.o.c:
+	case dav.IsUnsupported(err) && len(batch) > 1 && c == b.o.c:
 		b.noMultiget = true // the server has no multiget here: fetch one by one
 		b.fetch(ctx, data, batch, c)
 	case len(batch) == 1:

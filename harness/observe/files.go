@@ -3,7 +3,6 @@ package observe
 import (
 	"context"
 	"encoding/xml"
-	"net/http"
 	"sort"
 	"strings"
 
@@ -11,17 +10,11 @@ import (
 	"github.com/firedrill/firedrill/harness/model"
 )
 
-// webdavAbsent reports whether an error says the server has no such
-// collection, or will not keep one there.
-func webdavAbsent(err error) bool {
-	return dav.IsMissing(err) || dav.HasStatus(err, http.StatusMethodNotAllowed, http.StatusNotImplemented, http.StatusForbidden)
-}
-
 func (o *observer) readPhotos(ctx context.Context) {
 	coll := dav.Expand(o.opts.PhotosURL, o.opts.Server, o.uo.User)
 	ms, err := o.c.List(ctx, coll, dav.PropResourceType, dav.PropGetETag)
 	if err != nil {
-		if webdavAbsent(err) {
+		if dav.IsAbsent(err) {
 			o.notCovered(model.KindPhoto) // the server has no such collection: it does not keep this kind
 			return
 		}
@@ -41,7 +34,7 @@ func (o *observer) readApps(ctx context.Context) {
 	root := dav.Expand(o.opts.AppsURL, o.opts.Server, o.uo.User)
 	props := []xml.Name{dav.PropResourceType, dav.PropGetETag}
 	rs, err := o.syncPages(ctx, root, dav.SyncQuery{Infinite: true, Props: props})
-	if err != nil && !notSupported(err) {
+	if err != nil && !dav.IsUnsupported(err) {
 		o.unreadable("list app data at %s: %s", root, describe(err))
 		return
 	}
@@ -49,7 +42,7 @@ func (o *observer) readApps(ctx context.Context) {
 		// No sync-collection here (or no collection: the listing tells).
 		ms, err := o.c.List(ctx, root, props...)
 		if err != nil {
-			if webdavAbsent(err) {
+			if dav.IsAbsent(err) {
 				o.notCovered(model.KindAppData)
 				return
 			}

@@ -53,7 +53,7 @@ func (d *device) syncAll(ctx context.Context, full bool) []error {
 // noSyncCollection reports whether an error says the server has no
 // sync-collection REPORT for the collection.
 func noSyncCollection(err error) bool {
-	return dav.HasStatus(err, 400, 403, 404, 405, 415, 501) || dav.IsGarbage(err)
+	return dav.IsUnsupported(err) || dav.IsGarbage(err)
 }
 
 // listBook lists the changes of an address book or calendar since token ("" for
@@ -256,12 +256,6 @@ func (d *device) bookKind(c davColl, body []byte) model.Kind {
 	return model.KindEvent
 }
 
-// absent reports whether an error says the server has no such collection.
-func absent(err error) bool {
-	return dav.HasStatus(err, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented,
-		http.StatusForbidden, http.StatusGone)
-}
-
 // syncFiles syncs a plain WebDAV collection of photos or app data (one
 // sub-collection per app) into the store: it lists the collection, GETs the
 // files whose ETag changed, and drops what the server no longer lists. A
@@ -273,7 +267,7 @@ func (d *device) syncFiles(ctx context.Context, k model.Kind, root string) error
 	for i := 0; i < len(colls); i++ {
 		// List says "missing" however the server puts it (a 207 with an inner 404 too).
 		ms, err := d.dav.List(ctx, colls[i], dav.PropResourceType, dav.PropGetETag)
-		if err != nil && i == 0 && absent(err) {
+		if err != nil && i == 0 && dav.IsAbsent(err) {
 			break // the server keeps no such collection: nothing of this kind
 		}
 		if err != nil {
