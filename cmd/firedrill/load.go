@@ -99,6 +99,7 @@ func runLoad(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "firedrill load: %v\n", lerr)
 		return exitFail
 	}
+	status := exitOK
 	if len(sum.UserErrors) > 0 {
 		fmt.Fprintf(e.stderr, "firedrill load: %d of %d users did not complete:\n", len(sum.UserErrors), sum.Users)
 		for i, ue := range sum.UserErrors {
@@ -108,9 +109,18 @@ func runLoad(ctx context.Context, e *env, args []string) int {
 			}
 			fmt.Fprintf(e.stderr, "  %v\n", ue.Err)
 		}
-		return exitFail
+		status = exitFail
 	}
-	return exitOK
+	// A load that wrote nothing, or nothing of a kind it tried, rehearses
+	// nothing: never exit 0 for it.
+	if problems := sum.Problems(); len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintf(e.stderr, "firedrill load: %s\n", p)
+		}
+		fmt.Fprintf(e.stderr, "firedrill load: check the server's log for these answers, and that the users may write their collections (see --photos-url, --apps-url)\n")
+		status = exitFail
+	}
+	return status
 }
 
 func printLoadSummary(w io.Writer, s workload.Summary, ledgerPath string, seed int64) {
@@ -123,6 +133,19 @@ func printLoadSummary(w io.Writer, s workload.Summary, ledgerPath string, seed i
 	if s.Conflicts+s.Refused+s.Skipped+s.ReadErrors > 0 {
 		fmt.Fprintf(w, "  trouble:  %d conflicts, %d refused, %d skipped operations, %d read errors\n",
 			s.Conflicts, s.Refused, s.Skipped, s.ReadErrors)
+	}
+	fmt.Fprintf(w, "  %-9s %7s %7s %7s %9s %9s %7s\n", "kind", "writes", "acked", "refused", "ambiguous", "conflicts", "skipped")
+	for _, k := range model.Kinds {
+		ks := s.Kinds[k]
+		if ks == (workload.KindStats{}) {
+			continue
+		}
+		fmt.Fprintf(w, "  %-9s %7d %7d %7d %9d %9d %7d\n", k, ks.Writes, ks.Acked, ks.Refused, ks.Ambiguous, ks.Conflicts, ks.Skipped)
+	}
+	for _, k := range model.Kinds {
+		if ks := s.Kinds[k]; ks.Acked > 0 && ks.Refused+ks.Ambiguous > 0 {
+			fmt.Fprintf(w, "  warning:  %s: %d writes refused and %d left ambiguous after retries, first: %s\n", k, ks.Refused, ks.Ambiguous, ks.Why)
+		}
 	}
 	if len(s.NotCovered) > 0 {
 		kinds := make([]model.Kind, 0, len(s.NotCovered))

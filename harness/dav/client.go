@@ -4,12 +4,20 @@
 // (invalid XML, truncated bodies) apart from refusals and network failures, and
 // reports for every write whether the request left the machine, which is what
 // classifying a write as failed or ambiguous needs.
+//
+// Reads and collection set-up retry transient failures by the client's
+// Backoff policy (Retry-After honoured), each request bounded by
+// Client.Timeout; writes are never retried here, since their caller records
+// each attempt. Whether a resource is there is decided the way servers say it
+// (Stat, List: a 404 or 410, or a 207 whose response about it is an inner
+// 404); collections are made the standard way (Mkcol, MakeAddressBook with an
+// extended MKCOL, MakeCalendar). Multistatus answers are decoded by a scanner
+// of its own (xmlscan.go), checked against encoding/xml by a fuzz test.
 package dav
 
 import (
 	"bytes"
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -17,9 +25,9 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"path"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // MaxBody bounds any body the client reads (a multiget batch of 64 KiB notes, an
@@ -37,6 +45,16 @@ type Client struct {
 	noRedirect *http.Client
 	// UserAgent is sent with every request.
 	UserAgent string
+	// Retry is the policy for reads and collection set-up (PROPFIND, REPORT,
+	// GET, MKCOL, MKCALENDAR): transient failures are tried again, honouring
+	// Retry-After. Nil tries each once. Writes (Write) are never retried here:
+	// their caller records each attempt.
+	Retry *Backoff
+	// Timeout bounds each request, body included; 0 means only ctx does.
+	Timeout time.Duration
+	// Cache, when set, keeps what discovery learned about the server (where
+	// /.well-known leads) for other clients of the same server to skip.
+	Cache *DiscoveryCache
 }
 
 // New returns a client for the server at base (e.g. "http://localhost:8080") as
@@ -97,17 +115,23 @@ func Join(coll, name string) string {
 // "5f1c.vcf" or "tetris/highscores.json". ok is false when href is not below coll
 // or is coll itself.
 func MemberName(coll, href string) (name string, ok bool) {
-	cp, err1 := url.Parse(coll)
-	hp, err2 := url.Parse(href)
-	if err1 != nil || err2 != nil {
+	return MembersOf(coll).Name(href)
+}
+
+// Members names the members of one collection, for many hrefs at the cost of
+// one: see MemberName.
+type Members struct{ prefix string }
+
+// MembersOf returns the namer of the members of the collection at coll.
+func MembersOf(coll string) Members { return Members{prefix: cleanPath(coll) + "/"} }
+
+// Name is MemberName(coll, href) for the collection m was made for.
+func (m Members) Name(href string) (string, bool) {
+	hpath := cleanPath(href)
+	if !strings.HasPrefix(hpath, m.prefix) || len(hpath) <= len(m.prefix) {
 		return "", false
 	}
-	cpath := strings.TrimSuffix(path.Clean("/"+cp.Path), "/") + "/"
-	hpath := path.Clean("/" + hp.Path)
-	if !strings.HasPrefix(hpath, cpath) || len(hpath) <= len(cpath) {
-		return "", false
-	}
-	return hpath[len(cpath):], true
+	return hpath[len(m.prefix):], true
 }
 
 // StatusError is a server's answer with an unexpected HTTP status.
@@ -115,12 +139,17 @@ type StatusError struct {
 	Method, URL string
 	Code        int
 	Status      string // e.g. "404 Not Found"
+	// RetryAfter is the wait the server asked for (Retry-After), or 0.
+	RetryAfter time.Duration
 }
 
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("%s %s: %s", e.Method, e.URL, e.Status)
-	if e.Code == http.StatusUnauthorized {
+	switch {
+	case e.Code == http.StatusUnauthorized:
 		msg += " (login refused: check the user's password, or the account is missing on the server)"
+	case e.RetryAfter > 0:
+		msg += fmt.Sprintf(" (Retry-After %s)", e.RetryAfter)
 	}
 	return msg
 }
@@ -130,6 +159,9 @@ func (e *StatusError) Error() string {
 type ProtocolError struct {
 	Method, URL string
 	Err         error
+	// Truncated says the body was cut short: the server (or the connection)
+	// died while answering, which may not happen again.
+	Truncated bool
 }
 
 func (e *ProtocolError) Error() string {
@@ -189,10 +221,16 @@ func (c *Client) newRequest(ctx context.Context, method, u string, body []byte) 
 
 // readBody reads an answer's body, turning a short read into a ProtocolError.
 func readBody(req *http.Request, resp *http.Response) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	if resp.ContentLength > MaxBody {
+		return nil, &ProtocolError{Method: req.Method, URL: req.URL.String(), Err: fmt.Errorf("body of %d bytes, over %d", resp.ContentLength, MaxBody)}
+	}
+	// The body is read whole in one allocation when the server says its length.
+	buf := bytes.NewBuffer(make([]byte, 0, max(resp.ContentLength, 0)+bytes.MinRead))
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, MaxBody+1))
+	b := buf.Bytes()
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return b, &ProtocolError{Method: req.Method, URL: req.URL.String(),
+			return b, &ProtocolError{Method: req.Method, URL: req.URL.String(), Truncated: true,
 				Err: fmt.Errorf("truncated body: got %d of %d bytes", len(b), resp.ContentLength)}
 		}
 		return b, fmt.Errorf("read %s %s answer: %w", req.Method, req.URL, err)
@@ -216,13 +254,35 @@ func (c *Client) roundTrip(hc *http.Client, req *http.Request) (*http.Response, 
 		return resp, body, err
 	}
 	if resp.StatusCode/100 != 2 {
-		return resp, body, &StatusError{Method: req.Method, URL: req.URL.String(), Code: resp.StatusCode, Status: resp.Status}
+		return resp, body, statusError(req, resp)
 	}
 	return resp, body, nil
 }
 
-// multistatus sends a PROPFIND or REPORT and parses its 207 answer.
+func statusError(req *http.Request, resp *http.Response) *StatusError {
+	return &StatusError{Method: req.Method, URL: req.URL.String(), Code: resp.StatusCode, Status: resp.Status,
+		RetryAfter: parseRetryAfter(resp.Header, time.Now())}
+}
+
+// do runs one read or set-up request with the client's retry policy and
+// request time limit.
+func (c *Client) do(ctx context.Context, f func(ctx context.Context) error) error {
+	return c.Retry.Do(ctx, c.Timeout, f)
+}
+
+// multistatus sends a PROPFIND or REPORT and parses its 207 answer, retrying
+// as the client's policy says.
 func (c *Client) multistatus(ctx context.Context, method, u, depth, body string) (*Multistatus, error) {
+	var ms *Multistatus
+	err := c.do(ctx, func(ctx context.Context) error {
+		var err error
+		ms, err = c.multistatusOnce(ctx, method, u, depth, body)
+		return err
+	})
+	return ms, err
+}
+
+func (c *Client) multistatusOnce(ctx context.Context, method, u, depth, body string) (*Multistatus, error) {
 	req, err := c.newRequest(ctx, method, u, []byte(body))
 	if err != nil {
 		return nil, err
@@ -238,89 +298,11 @@ func (c *Client) multistatus(ctx context.Context, method, u, depth, body string)
 	if resp.StatusCode != http.StatusMultiStatus {
 		return nil, &ProtocolError{Method: method, URL: u, Err: fmt.Errorf("status %s, want 207 Multi-Status", resp.Status)}
 	}
-	ms, err := parseMultistatus(bytes.NewReader(data))
+	ms, err := parseMultistatus(data)
 	if err != nil {
 		return nil, &ProtocolError{Method: method, URL: u, Err: err}
 	}
 	return ms, nil
-}
-
-// Propfind asks for props of the resource at u (depth "0") or of it and its
-// members (depth "1").
-func (c *Client) Propfind(ctx context.Context, u, depth string, props ...xml.Name) (*Multistatus, error) {
-	body := `<?xml version="1.0" encoding="utf-8"?><d:propfind ` + xmlns + `>` + propXML(props) + `</d:propfind>`
-	return c.multistatus(ctx, "PROPFIND", u, depth, body)
-}
-
-// SyncCollection runs an RFC 6578 sync-collection REPORT from token ("" for the
-// initial sync) and returns the changes and the new token. Members removed since
-// token come back with Status 404.
-func (c *Client) SyncCollection(ctx context.Context, u, token string, props ...xml.Name) (*Multistatus, error) {
-	body := `<?xml version="1.0" encoding="utf-8"?><d:sync-collection ` + xmlns + `>` +
-		`<d:sync-token>` + escapeXML(token) + `</d:sync-token><d:sync-level>1</d:sync-level>` +
-		propXML(props) + `</d:sync-collection>`
-	return c.multistatus(ctx, "REPORT", u, "0", body)
-}
-
-// MultigetKind selects addressbook-multiget or calendar-multiget.
-type MultigetKind int
-
-// The multiget reports.
-const (
-	AddressBook MultigetKind = iota + 1
-	Calendar
-)
-
-// Multiget fetches the ETags and bodies of hrefs (members of the collection at u)
-// in one REPORT; the body of each is the Text of its address-data or
-// calendar-data property.
-func (c *Client) Multiget(ctx context.Context, u string, kind MultigetKind, hrefs []string) (*Multistatus, error) {
-	var b strings.Builder
-	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>`)
-	report, data := "card:addressbook-multiget", "card:address-data"
-	if kind == Calendar {
-		report, data = "cal:calendar-multiget", "cal:calendar-data"
-	}
-	fmt.Fprintf(&b, "<%s %s><d:prop><d:getetag/><%s/></d:prop>", report, xmlns, data)
-	for _, h := range hrefs {
-		b.WriteString("<d:href>" + escapeXML(h) + "</d:href>")
-	}
-	b.WriteString("</" + report + ">")
-	return c.multistatus(ctx, "REPORT", u, "1", b.String())
-}
-
-// Get fetches the resource at u: its body and ETag. A body shorter than its
-// Content-Length is a ProtocolError.
-func (c *Client) Get(ctx context.Context, u string) (body []byte, etag string, err error) {
-	req, err := c.newRequest(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, "", err
-	}
-	resp, body, err := c.roundTrip(c.hc, req)
-	if err != nil {
-		return nil, "", err
-	}
-	return body, resp.Header.Get("ETag"), nil
-}
-
-// Mkcol creates the collection at u; an existing collection (405) is success.
-func (c *Client) Mkcol(ctx context.Context, u string) error {
-	req, err := c.newRequest(ctx, "MKCOL", u, nil)
-	if err != nil {
-		return err
-	}
-	_, _, err = c.roundTrip(c.hc, req)
-	if HasStatus(err, http.StatusMethodNotAllowed) {
-		// RFC 4918: MKCOL on an existing resource is 405; check it is a collection.
-		ms, perr := c.Propfind(ctx, u, "0", PropResourceType)
-		if perr == nil && len(ms.Responses) > 0 && ms.Responses[0].Prop(PropResourceType).Has(TypeCollection) {
-			return nil
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("create collection %s: %w", u, err)
-	}
-	return nil
 }
 
 // WriteRequest is one PUT or DELETE.
@@ -342,6 +324,8 @@ type WriteResult struct {
 	// certainly did not happen; true means it may have reached the server.
 	Sent bool
 	Err  error // transport error when no status came
+	// RetryAfter is the wait the server asked for (Retry-After), or 0.
+	RetryAfter time.Duration
 }
 
 // Write sends a PUT or DELETE and reports what is known about its effect. It does
@@ -382,6 +366,9 @@ func (c *Client) Write(ctx context.Context, w WriteRequest) WriteResult {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	res.Status = resp.StatusCode
 	res.ETag = resp.Header.Get("ETag")
+	if resp.StatusCode/100 != 2 {
+		res.RetryAfter = parseRetryAfter(resp.Header, time.Now())
+	}
 	return res
 }
 

@@ -1,6 +1,8 @@
 package dav
 
 import (
+	"net/url"
+	"path"
 	"strings"
 	"testing"
 )
@@ -32,7 +34,7 @@ func TestMemberName(t *testing.T) {
 }
 
 func TestParseMultistatus(t *testing.T) {
-	ms, err := parseMultistatus(strings.NewReader(`<?xml version="1.0"?>
+	ms, err := parseMultistatus([]byte(`<?xml version="1.0"?>
 <multistatus xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">
  <response><href>/a/1.vcf</href>
   <propstat><prop><getetag>"1"</getetag><C:address-data><![CDATA[BEGIN:VCARD
@@ -49,7 +51,7 @@ END:VCARD]]></C:address-data></prop><status>HTTP/1.1 200 OK</status></propstat>
 		t.Fatalf("%+v", ms)
 	}
 	r := ms.Responses[0]
-	if r.Text(PropGetETag) != `"1"` || r.Text(PropAddressData) != "BEGIN:VCARD\nEND:VCARD" || r.Missing[PropDisplayName] != 404 {
+	if r.Text(PropGetETag) != `"1"` || r.Text(PropAddressData) != "BEGIN:VCARD\nEND:VCARD" || r.MissingStatus(PropDisplayName) != 404 {
 		t.Errorf("first response: %+v", r)
 	}
 	if ms.Responses[1].Status != 404 {
@@ -62,8 +64,26 @@ END:VCARD]]></C:address-data></prop><status>HTTP/1.1 200 OK</status></propstat>
 		`<multistatus xmlns="DAV:"><response><href>/a</href><status>teapot</status></response></multistatus>`,
 		``,
 	} {
-		if _, err := parseMultistatus(strings.NewReader(bad)); err == nil {
+		if _, err := parseMultistatus([]byte(bad)); err == nil {
 			t.Errorf("parseMultistatus(%q) accepted garbage", bad)
+		}
+	}
+}
+
+// TestCleanPathFastPath checks that the shortcut for plain hrefs gives what
+// parsing and cleaning give.
+func TestCleanPathFastPath(t *testing.T) {
+	slow := func(ref string) string {
+		u, err := url.Parse(ref)
+		if err != nil {
+			return ref
+		}
+		return strings.TrimSuffix(path.Clean("/"+u.Path), "/")
+	}
+	for _, ref := range []string{"/", "/a", "/a/", "/dav/u/contacts/default/x.vcf", "/a//b", "/a/./b", "/a/../b", "/a/.hidden",
+		"/a%20b/", "/a?x=1", "/a#f", "http://h/a/b/", "a/b", "", "/a b", "/ä", "/a\\b"} {
+		if got, want := cleanPath(ref), slow(ref); got != want {
+			t.Errorf("cleanPath(%q) = %q, want %q", ref, got, want)
 		}
 	}
 }

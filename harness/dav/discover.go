@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Collection is an address book or calendar found in a home set.
@@ -44,11 +45,41 @@ type Account struct {
 	NoCardDAV, NoCalDAV string
 }
 
+// DiscoveryCache keeps, for the clients of one server, where /.well-known led
+// (the context path that named a principal), so that discovering the next user
+// skips the redirect. It is safe for concurrent use.
+type DiscoveryCache struct {
+	mu      sync.Mutex
+	context map[string]string // service -> URL that answered current-user-principal
+}
+
+func (d *DiscoveryCache) get(service string) string {
+	if d == nil {
+		return ""
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.context[service]
+}
+
+func (d *DiscoveryCache) put(service, u string) {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.context == nil {
+		d.context = map[string]string{}
+	}
+	d.context[service] = u
+}
+
 // Discover finds the user's principal (RFC 6764 /.well-known, then RFC 5397
 // current-user-principal), the address book and calendar home sets, and the
-// collections in them. A service the server does not offer is reported in
-// NoCardDAV or NoCalDAV, not as an error; errors are refused logins, network
-// failures and garbage.
+// collections in them. A service the server does not offer, or a home set
+// that holds no collection yet (a fresh account), is reported in NoCardDAV or
+// NoCalDAV, not as an error; errors are refused logins, transient failures
+// that outlasted the client's retry policy, and garbage.
 func (c *Client) Discover(ctx context.Context) (*Account, error) {
 	a := &Account{}
 	principal, whyCard, err := c.findPrincipal(ctx, "carddav")
@@ -66,63 +97,77 @@ func (c *Client) Discover(ctx context.Context) (*Account, error) {
 		}
 	}
 	a.Principal = principal
-	ms, err := c.Propfind(ctx, principal, "0", PropAddressBookHomeSet, PropCalendarHomeSet)
+	resp, err := c.Stat(ctx, principal, PropAddressBookHomeSet, PropCalendarHomeSet)
 	if err != nil {
 		return nil, fmt.Errorf("discover home sets of %s: %w", c.user, err)
 	}
-	if len(ms.Responses) == 0 {
-		return nil, &ProtocolError{Method: "PROPFIND", URL: principal, Err: errors.New("empty multistatus for the principal")}
-	}
-	resp := ms.Responses[0]
 	if h := resp.Prop(PropAddressBookHomeSet).Href(); h != "" {
-		if a.AddressBookHome, err = c.Resolve(h); err != nil {
+		if a.AddressBookHome, err = c.resolveAgainst(principal, h); err != nil {
 			return nil, err
 		}
 	} else {
 		a.NoCardDAV = "the principal has no addressbook-home-set"
 	}
 	if h := resp.Prop(PropCalendarHomeSet).Href(); h != "" {
-		if a.CalendarHome, err = c.Resolve(h); err != nil {
+		if a.CalendarHome, err = c.resolveAgainst(principal, h); err != nil {
 			return nil, err
 		}
 	} else {
 		a.NoCalDAV = "the principal has no calendar-home-set"
 	}
+	// The two homes are often one collection (Radicale): list it once.
+	var homeBooks, homeCals []Collection
+	var homeErr error
 	if a.AddressBookHome != "" {
-		if a.AddressBooks, err = c.listCollections(ctx, a.AddressBookHome, TypeAddressBook); err != nil {
-			return nil, err
+		homeBooks, homeCals, homeErr = c.listCollections(ctx, a.AddressBookHome)
+		switch {
+		case IsMissing(homeErr):
+			a.NoCardDAV = "the address book home set " + a.AddressBookHome + " does not exist"
+		case homeErr != nil:
+			return nil, homeErr
+		case len(homeBooks) == 0:
+			a.NoCardDAV = "the address book home set " + a.AddressBookHome + " holds no address book"
 		}
-		if len(a.AddressBooks) == 0 {
-			a.NoCardDAV = "the address book home set holds no address book"
-		}
+		a.AddressBooks = homeBooks
 	}
 	if a.CalendarHome != "" {
-		if a.Calendars, err = c.listCollections(ctx, a.CalendarHome, TypeCalendar); err != nil {
-			return nil, err
+		if !samePath(a.CalendarHome, a.AddressBookHome) {
+			_, homeCals, homeErr = c.listCollections(ctx, a.CalendarHome)
 		}
-		if len(a.Calendars) == 0 {
-			a.NoCalDAV = "the calendar home set holds no calendar"
+		switch {
+		case IsMissing(homeErr):
+			a.NoCalDAV = "the calendar home set " + a.CalendarHome + " does not exist"
+		case homeErr != nil:
+			return nil, homeErr
+		case len(homeCals) == 0:
+			a.NoCalDAV = "the calendar home set " + a.CalendarHome + " holds no calendar"
 		}
+		a.Calendars = homeCals
 	}
 	return a, nil
 }
 
-// findPrincipal asks /.well-known/<service> at the server root, following
+// findPrincipal asks the context path learnt from an earlier user (see
+// DiscoveryCache), else /.well-known/<service> at the server root, following
 // redirects by hand, then the base URL itself, for current-user-principal. It
-// returns "" and why when neither names one.
+// returns "" and why when none names one.
 func (c *Client) findPrincipal(ctx context.Context, service string) (principal, why string, err error) {
 	root := *c.base
 	root.Path, root.RawQuery = "/.well-known/"+service, ""
 	candidates := []string{root.String(), c.base.String()}
+	if known := c.Cache.get(service); known != "" {
+		candidates = append([]string{known}, candidates...)
+	}
 	var reasons []string
 	for _, u := range candidates {
-		p, err := c.principalAt(ctx, u)
+		p, at, err := c.principalAt(ctx, u)
 		switch {
 		case err == nil && p != "":
+			c.Cache.put(service, at)
 			return p, "", nil
 		case IsUnauthorized(err):
 			return "", "", fmt.Errorf("log in as %s: %w", c.user, err)
-		case err != nil && !(HasStatus(err, 400, 403, 404, 405, 501) || IsGarbage(err)):
+		case err != nil && (Transient(err) || !(HasStatus(err, 400, 403, 404, 405, 501) || IsGarbage(err))):
 			return "", "", fmt.Errorf("discover principal of %s: %w", c.user, err)
 		case err != nil:
 			reasons = append(reasons, err.Error())
@@ -133,50 +178,69 @@ func (c *Client) findPrincipal(ctx context.Context, service string) (principal, 
 	return "", strings.Join(reasons, "; "), nil
 }
 
-// principalAt PROPFINDs u for current-user-principal, following up to 5 redirects
-// with the same method.
-func (c *Client) principalAt(ctx context.Context, u string) (string, error) {
-	body := `<?xml version="1.0" encoding="utf-8"?><d:propfind ` + xmlns + `>` +
-		propXML([]xml.Name{PropCurrentUserPrincipal}) + `</d:propfind>`
+// principalAt PROPFINDs u for current-user-principal, following up to 5
+// redirects with the same method; it returns the principal and the URL that
+// named it.
+func (c *Client) principalAt(ctx context.Context, u string) (principal, at string, err error) {
+	body := []byte(`<?xml version="1.0" encoding="utf-8"?><d:propfind ` + xmlns + `>` +
+		propXML([]xml.Name{PropCurrentUserPrincipal}, nil) + `</d:propfind>`)
 	for hop := 0; hop < 5; hop++ {
-		req, err := c.newRequest(ctx, "PROPFIND", u, []byte(body))
+		var next string
+		err := c.do(ctx, func(ctx context.Context) error {
+			var err error
+			principal, next, err = c.principalOnce(ctx, u, body)
+			return err
+		})
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
-		req.Header.Set("Depth", "0")
-		req.Header.Set("Content-Type", `application/xml; charset="utf-8"`)
-		resp, err := c.noRedirect.Do(req)
-		if err != nil {
-			return "", fmt.Errorf("send PROPFIND %s: %w", u, err)
+		if next == "" {
+			return principal, u, nil
 		}
-		data, rerr := readBody(req, resp)
-		resp.Body.Close()
-		if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && loc != "" {
-			next, err := req.URL.Parse(loc)
-			if err != nil {
-				return "", &ProtocolError{Method: "PROPFIND", URL: u, Err: fmt.Errorf("bad Location %q", loc)}
-			}
-			u = next.String()
-			continue
-		}
-		if rerr != nil {
-			return "", rerr
-		}
-		if resp.StatusCode != http.StatusMultiStatus {
-			return "", &StatusError{Method: "PROPFIND", URL: u, Code: resp.StatusCode, Status: resp.Status}
-		}
-		ms, err := parseMultistatus(strings.NewReader(string(data)))
-		if err != nil {
-			return "", &ProtocolError{Method: "PROPFIND", URL: u, Err: err}
-		}
-		for _, r := range ms.Responses {
-			if h := r.Prop(PropCurrentUserPrincipal).Href(); h != "" {
-				return c.resolveAgainst(u, h)
-			}
-		}
-		return "", nil
+		u = next
 	}
-	return "", &ProtocolError{Method: "PROPFIND", URL: u, Err: errors.New("more than 5 redirects")}
+	return "", "", &ProtocolError{Method: "PROPFIND", URL: u, Err: errors.New("more than 5 redirects")}
+}
+
+// principalOnce sends one PROPFIND for current-user-principal to u: it returns
+// the principal, or where a redirect points.
+func (c *Client) principalOnce(ctx context.Context, u string, body []byte) (principal, redirect string, err error) {
+	req, err := c.newRequest(ctx, "PROPFIND", u, body)
+	if err != nil {
+		return "", "", err
+	}
+	req.Header.Set("Depth", "0")
+	req.Header.Set("Content-Type", `application/xml; charset="utf-8"`)
+	resp, err := c.noRedirect.Do(req)
+	if err != nil {
+		return "", "", fmt.Errorf("send PROPFIND %s: %w", u, err)
+	}
+	data, rerr := readBody(req, resp)
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && loc != "" {
+		next, err := req.URL.Parse(loc)
+		if err != nil {
+			return "", "", &ProtocolError{Method: "PROPFIND", URL: u, Err: fmt.Errorf("bad Location %q", loc)}
+		}
+		return "", next.String(), nil
+	}
+	if rerr != nil {
+		return "", "", rerr
+	}
+	if resp.StatusCode != http.StatusMultiStatus {
+		return "", "", statusError(req, resp)
+	}
+	ms, err := parseMultistatus(data)
+	if err != nil {
+		return "", "", &ProtocolError{Method: "PROPFIND", URL: u, Err: err}
+	}
+	for _, r := range ms.Responses {
+		if h := r.Prop(PropCurrentUserPrincipal).Href(); h != "" {
+			p, err := c.resolveAgainst(u, h)
+			return p, "", err
+		}
+	}
+	return "", "", nil
 }
 
 func (c *Client) resolveAgainst(base, ref string) (string, error) {
@@ -191,21 +255,23 @@ func (c *Client) resolveAgainst(base, ref string) (string, error) {
 	return r.String(), nil
 }
 
-// listCollections lists the members of home whose resourcetype includes typ.
-func (c *Client) listCollections(ctx context.Context, home string, typ xml.Name) ([]Collection, error) {
-	ms, err := c.Propfind(ctx, home, "1", PropResourceType, PropDisplayName, PropSupportedComponents,
+// listCollections lists the address books and calendars in home. A home the
+// server says is not there is a 404 StatusError (see List).
+func (c *Client) listCollections(ctx context.Context, home string) (books, cals []Collection, err error) {
+	ms, err := c.List(ctx, home, PropResourceType, PropDisplayName, PropSupportedComponents,
 		PropGetCTag, PropSyncToken)
 	if err != nil {
-		return nil, fmt.Errorf("list collections in %s: %w", home, err)
+		return nil, nil, fmt.Errorf("list collections in %s: %w", home, err)
 	}
-	var out []Collection
 	for _, r := range ms.Responses {
-		if !r.Prop(PropResourceType).Has(typ) {
+		rt := r.Prop(PropResourceType)
+		isBook, isCal := rt.Has(TypeAddressBook), rt.Has(TypeCalendar)
+		if !isBook && !isCal || samePath(r.Href, home) {
 			continue
 		}
-		u, err := c.Resolve(r.Href)
+		u, err := c.resolveAgainst(home, r.Href)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		col := Collection{URL: u, Href: r.Href, DisplayName: strings.TrimSpace(r.Text(PropDisplayName)),
 			CTag: strings.TrimSpace(r.Text(PropGetCTag)), SyncToken: strings.TrimSpace(r.Text(PropSyncToken))}
@@ -217,10 +283,15 @@ func (c *Client) listCollections(ctx context.Context, home string, typ xml.Name)
 				}
 			}
 		}
-		out = append(out, col)
+		if isBook {
+			books = append(books, col)
+		} else {
+			cals = append(cals, col)
+		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].URL < out[j].URL })
-	return out, nil
+	sort.Slice(books, func(i, j int) bool { return books[i].URL < books[j].URL })
+	sort.Slice(cals, func(i, j int) bool { return cals[i].URL < cals[j].URL })
+	return books, cals, nil
 }
 
 // Preferred returns the collection to write to: the first one supporting comp

@@ -9,11 +9,13 @@ import (
 )
 
 // NewHTTPClient returns a client whose transport keeps conns idle connections per
-// host, so that concurrent devices reuse connections.
+// host, so that concurrent devices reuse connections. Its buffers are large
+// enough for a multistatus or a photo to come in a few reads, not hundreds.
 func NewHTTPClient(conns int) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = conns * 2
 	t.MaxIdleConnsPerHost = conns
+	t.ReadBufferSize, t.WriteBufferSize = 64<<10, 64<<10
 	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	return &http.Client{Transport: t}
 }

@@ -1,6 +1,7 @@
 // Package progress shows how far a long run over many users has come: a line
 // redrawn in place on a terminal, or a log line every ten seconds otherwise
-// (CI logs, files), with users done of total, a rate and the ETA.
+// (CI logs, files), with the users done and failed (counted apart) of the
+// total, a rate and the ETA.
 package progress
 
 import (
@@ -28,6 +29,7 @@ type Meter struct {
 	detail func(elapsed time.Duration) string
 	begin  time.Time
 	done   atomic.Int64
+	failed atomic.Int64
 	quit   chan struct{}
 	wg     sync.WaitGroup
 	once   sync.Once
@@ -64,6 +66,13 @@ func Start(w io.Writer, tty bool, label string, total int, detail func(elapsed t
 // Done counts one user done.
 func (m *Meter) Done() { m.done.Add(1) }
 
+// Failed counts one user that was gone through and failed (a load that did not
+// complete, an account that could not be read): finished, but not done.
+func (m *Meter) Failed() { m.failed.Add(1) }
+
+// Counts returns the users done and failed so far.
+func (m *Meter) Counts() (done, failed int64) { return m.done.Load(), m.failed.Load() }
+
 // Stop prints the final line and stops.
 func (m *Meter) Stop() {
 	m.once.Do(func() {
@@ -76,26 +85,35 @@ func (m *Meter) Stop() {
 }
 
 func (m *Meter) print(final bool) {
-	done := m.done.Load()
-	el := time.Since(m.begin)
+	fmt.Fprint(m.w, m.render(final, time.Since(m.begin)))
+}
+
+// render returns one progress line after el: users done and failed of the
+// total, the detail, the elapsed time and an ETA from the pace so far.
+func (m *Meter) render(final bool, el time.Duration) string {
+	done, failed := m.Counts()
+	finished := done + failed
 	eta := "?"
 	switch {
-	case int(done) >= m.total:
+	case int(finished) >= m.total:
 		eta = "0s"
-	case done > 0:
-		eta = time.Duration(float64(el) * float64(int64(m.total)-done) / float64(done)).Round(time.Second).String()
+	case finished > 0:
+		eta = time.Duration(float64(el) * float64(int64(m.total)-finished) / float64(finished)).Round(time.Second).String()
 	}
-	line := fmt.Sprintf("%s: users %d/%d", m.label, done, m.total)
+	line := fmt.Sprintf("%s: users %d done", m.label, done)
+	if failed > 0 {
+		line += fmt.Sprintf(", %d failed", failed)
+	}
+	line += fmt.Sprintf(" of %d", m.total)
 	if m.detail != nil {
 		line += "  " + m.detail(el)
 	}
 	line += fmt.Sprintf("  elapsed %s  eta %s", el.Round(time.Second), eta)
 	switch {
 	case m.tty && final:
-		fmt.Fprintf(m.w, "\r%s\x1b[K\n", line)
+		return "\r" + line + "\x1b[K\n"
 	case m.tty:
-		fmt.Fprintf(m.w, "\r%s\x1b[K", line)
-	default:
-		fmt.Fprintln(m.w, line)
+		return "\r" + line + "\x1b[K"
 	}
+	return line + "\n"
 }

@@ -59,59 +59,67 @@ type davColl struct {
 	multiget dav.MultigetKind
 }
 
+// phoneMaxRetryAfter is the longest Retry-After a phone waits for.
+const phoneMaxRetryAfter = time.Minute
+
 func (r *runner) newDevice(c *dav.Client, user string, n int) *device {
-	return &device{
+	d := &device{
 		n: n, user: user, server: c.Base().String(), r: r, dav: c,
 		rng:   gen.Derive(r.cfg.Seed, "device", user, fmt.Sprint(n)),
 		st:    newStore(),
 		colls: map[model.Kind]string{}, skip: map[model.Kind]string{}, made: map[string]bool{},
 		items: map[string]*itemState{}, syncMu: &sync.Mutex{},
 	}
+	// Reads and collection set-up retry as the profile says, honouring
+	// Retry-After, each request bounded by the profile's timeout.
+	c.Retry = d.policy()
+	c.Retry.OnRetry = func(error) { r.stats.Retries.Add(1) }
+	c.Timeout = time.Duration(r.prof.Timeout)
+	return d
 }
 
-// reqCtx bounds one request by the profile's timeout.
+// policy is the profile's retry policy with the device's seeded jitter.
+func (d *device) policy() *dav.Backoff {
+	p := d.r.prof.Retry
+	return &dav.Backoff{Attempts: p.Attempts, Base: time.Duration(p.Base), Max: time.Duration(p.Max),
+		MaxRetryAfter: phoneMaxRetryAfter, Rand: d.rng}
+}
+
+// reqCtx bounds one write by the profile's timeout (reads are bounded by the
+// client, see newDevice).
 func (d *device) reqCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, time.Duration(d.r.prof.Timeout))
 }
 
-// backoff sleeps before retry n (1-based): exponential from the profile's base,
-// capped at its max, with jitter in [delay/2, delay] from the device's seeded source.
-func (d *device) backoff(ctx context.Context, n int) error {
-	delay := time.Duration(d.r.prof.Retry.Base) << min(n-1, 20)
-	delay = min(delay, time.Duration(d.r.prof.Retry.Max))
-	delay = delay/2 + time.Duration(d.rng.Int64N(int64(delay/2)+1))
-	t := time.NewTimer(delay)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+// backoff sleeps before retry n (1-based) of a write that got res: exponential
+// from the profile's base, capped at its max, with jitter in [delay/2, delay]
+// from the device's seeded source, or as long as the server's Retry-After
+// asks when that is longer. It returns false when the server asks for longer
+// than a phone waits: the write is not retried.
+func (d *device) backoff(ctx context.Context, n int, res dav.WriteResult) (bool, error) {
+	delay, ok := d.policy().Delay(n, &dav.StatusError{Code: res.Status, RetryAfter: res.RetryAfter})
+	if !ok {
+		return false, nil
 	}
+	if err := dav.Sleep(ctx, delay); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
-// setup discovers the account and picks a collection per kind, retrying network
-// failures and 5xx answers as a phone does; a refused login is final. With
-// create it makes the photo and app data collections the server lacks, as a
-// phone about to write does; without, it only finds out where they are.
+// setup discovers the account and picks a collection per kind; the client
+// retries transient failures as a phone does, and a refused login is final.
+// With create it makes the collections the account lacks, as a phone about to
+// write does (see collections.go); without, it only finds out where they are.
 func (d *device) setup(ctx context.Context, create bool) error {
-	var acct *dav.Account
-	var err error
-	for attempt := 1; ; attempt++ {
-		rctx, cancel := d.reqCtx(ctx)
-		acct, err = d.dav.Discover(rctx)
-		cancel()
-		if err == nil || dav.IsUnauthorized(err) || attempt >= d.r.prof.Retry.Attempts || ctx.Err() != nil ||
-			!(dav.IsNetwork(err) || dav.HasStatus(err, 500, 502, 503, 504)) {
-			break
-		}
-		d.r.stats.Retries.Add(1)
-		if berr := d.backoff(ctx, attempt); berr != nil {
-			return berr
-		}
-	}
+	acct, err := d.dav.Discover(ctx)
 	if err != nil {
-		return fmt.Errorf("set up device: %w", err)
+		return fmt.Errorf("set up phone: %w", err)
+	}
+	if create {
+		if err := d.ensureBooks(ctx, acct); err != nil {
+			return fmt.Errorf("set up phone: %w", err)
+		}
 	}
 	for _, c := range acct.AddressBooks {
 		d.books = append(d.books, davColl{url: c.URL, multiget: dav.AddressBook})
@@ -119,18 +127,25 @@ func (d *device) setup(ctx context.Context, create bool) error {
 	for _, c := range acct.Calendars {
 		d.books = append(d.books, davColl{url: c.URL, multiget: dav.Calendar})
 	}
+	// A kind ensureBooks gave up on keeps the reason it found.
+	skip := func(k model.Kind, why string) {
+		if _, known := d.skip[k]; !known {
+			d.skip[k] = why
+		}
+	}
 	if c, ok := dav.Preferred(acct.AddressBooks, ""); ok {
 		d.colls[model.KindContact] = c.URL
 	} else {
-		d.skip[model.KindContact] = "no CardDAV address book: " + acct.NoCardDAV
+		skip(model.KindContact, "no CardDAV address book: "+acct.NoCardDAV)
 	}
-	for k, comp := range map[model.Kind]string{model.KindEvent: "VEVENT", model.KindTodo: "VTODO", model.KindNote: "VJOURNAL"} {
-		if c, ok := dav.Preferred(acct.Calendars, comp); ok {
-			d.colls[k] = c.URL
-		} else if acct.NoCalDAV != "" {
-			d.skip[k] = "no CalDAV calendar: " + acct.NoCalDAV
-		} else {
-			d.skip[k] = "no calendar accepts " + comp
+	for _, ck := range calendarKinds {
+		switch c, ok := dav.Preferred(acct.Calendars, ck.comp); {
+		case ok:
+			d.colls[ck.kind] = c.URL
+		case acct.NoCalDAV != "":
+			skip(ck.kind, "no CalDAV calendar: "+acct.NoCalDAV)
+		default:
+			skip(ck.kind, "no calendar accepts "+ck.comp)
 		}
 	}
 	photos := dav.Expand(d.r.cfg.PhotosURL, d.server, d.user)
@@ -140,15 +155,16 @@ func (d *device) setup(ctx context.Context, create bool) error {
 		d.colls[model.KindPhoto], d.colls[model.KindAppData] = photos, d.apps
 		return nil
 	}
-	if why := d.ensureCollection(ctx, photos); why == "" {
-		d.colls[model.KindPhoto] = photos
-	} else {
-		d.skip[model.KindPhoto] = why
-	}
-	if why := d.ensureCollection(ctx, d.apps); why == "" {
-		d.colls[model.KindAppData] = d.apps
-	} else {
-		d.skip[model.KindAppData] = why
+	for k, u := range map[model.Kind]string{model.KindPhoto: photos, model.KindAppData: d.apps} {
+		why, err := d.ensureWebDAV(ctx, u)
+		if err != nil {
+			return fmt.Errorf("set up phone: %w", err)
+		}
+		if why == "" {
+			d.colls[k] = u
+		} else {
+			d.skip[k] = why
+		}
 	}
 	for k, why := range d.skip {
 		d.r.notCovered(k, why)
@@ -156,29 +172,12 @@ func (d *device) setup(ctx context.Context, create bool) error {
 	return nil
 }
 
-// ensureCollection checks that a plain WebDAV collection exists, making it when
-// the server says 404; it returns why not when the server does not offer it.
-func (d *device) ensureCollection(ctx context.Context, u string) string {
-	rctx, cancel := d.reqCtx(ctx)
-	defer cancel()
-	_, err := d.dav.Propfind(rctx, u, "0", dav.PropResourceType)
-	if err == nil {
-		return ""
-	}
-	if dav.HasStatus(err, http.StatusNotFound) {
-		if err := d.dav.Mkcol(rctx, u); err == nil {
-			return ""
-		} else {
-			return "no WebDAV collection at " + u + ": " + err.Error()
-		}
-	}
-	return "no WebDAV collection at " + u + ": " + err.Error()
-}
-
-// retryable reports whether a phone tries the write again.
+// retryable reports whether a phone tries the write again: an ambiguous
+// outcome (no answer, 5xx), or a refusal that says "later" (408, 425, 429).
 func retryable(res dav.WriteResult, out ledger.Outcome) bool {
 	return out == ledger.Ambiguous || (out == ledger.Failed &&
-		(res.Status == 0 || res.Status == http.StatusRequestTimeout || res.Status == http.StatusTooManyRequests))
+		(res.Status == 0 || res.Status == http.StatusRequestTimeout || res.Status == http.StatusTooEarly ||
+			res.Status == http.StatusTooManyRequests))
 }
 
 // send makes w, retrying with backoff while the outcome is retryable; every attempt
@@ -195,19 +194,23 @@ func (d *device) send(ctx context.Context, w Write) (res dav.WriteResult, out le
 		if !retryable(res, out) || attempt >= d.r.prof.Retry.Attempts || ctx.Err() != nil {
 			return res, out, nil
 		}
-		d.r.stats.Retries.Add(1)
-		if err := d.backoff(ctx, attempt); err != nil {
+		again, err := d.backoff(ctx, attempt, res)
+		if err != nil {
 			return res, out, err
 		}
+		if !again {
+			d.r.log.printf("retry-after", "user %s phone %d: %s: the server asks to wait %s, longer than a phone waits (%s): not retried",
+				d.user, d.n+1, model.ItemKey(w.Kind, w.Name), res.RetryAfter, phoneMaxRetryAfter)
+			return res, out, nil
+		}
+		d.r.stats.Retries.Add(1)
 	}
 }
 
 // current reads an item back after a 412 or an ambiguous write: whether it
 // exists, its ETag and its content digest.
 func (d *device) current(ctx context.Context, kind model.Kind, u string) (exists bool, etag string, digest model.Digest, err error) {
-	rctx, cancel := d.reqCtx(ctx)
-	defer cancel()
-	body, etag, err := d.dav.Get(rctx, u)
+	body, etag, err := d.dav.Get(ctx, u)
 	if dav.HasStatus(err, http.StatusNotFound, http.StatusGone) {
 		return false, "", model.Digest{}, nil
 	}
@@ -264,7 +267,7 @@ func (d *device) do(ctx context.Context, op gen.Op) error {
 	u := dav.Join(d.colls[op.Kind], name)
 	st := d.items[key]
 	if op.Op != gen.Create && (st == nil || (!st.exists && !st.unknown)) {
-		d.r.stats.Skipped.Add(1) // its create was refused: a phone has nothing to change
+		d.r.skipped(op.Kind, "its create was refused: there is nothing to change") // as on a phone
 		return nil
 	}
 	if op.Op == gen.Create {
@@ -272,7 +275,7 @@ func (d *device) do(ctx context.Context, op gen.Op) error {
 		d.items[key] = st
 	} else if st.unknown || (st.exists && st.etag == "") {
 		if !d.refresh(ctx, op.Kind, u, st) {
-			d.r.stats.Skipped.Add(1)
+			d.r.skipped(op.Kind, "its current version could not be read")
 			return nil
 		}
 	}
@@ -280,9 +283,13 @@ func (d *device) do(ctx context.Context, op gen.Op) error {
 		return d.remove(ctx, op, key, u, st)
 	}
 	if op.Kind == model.KindAppData {
-		if err := d.ensureApp(ctx, name); err != nil {
-			d.r.stats.Skipped.Add(1)
-			d.r.log.printf("mkcol", "user %s phone %d: %v", d.user, d.n+1, err)
+		why, err := d.ensureApp(ctx, name)
+		if err != nil || why != "" {
+			if why == "" {
+				why = err.Error()
+			}
+			d.r.skipped(op.Kind, why)
+			d.r.log.printf("mkcol", "user %s phone %d: %s", d.user, d.n+1, why)
 			return nil
 		}
 	}
@@ -309,18 +316,22 @@ func (d *device) do(ctx context.Context, op gen.Op) error {
 		case out == ledger.OK:
 			st.exists, st.unknown, st.etag, st.digest = true, false, res.ETag, digest
 			d.hold(op.Kind, u, res.ETag, digest)
+			d.r.opDone(op.Kind, key, opAcked, res)
 			return nil
 		case out == ledger.Ambiguous:
 			st.unknown = true
+			d.r.opDone(op.Kind, key, opAmbiguous, res)
 			return nil
 		case res.Status == http.StatusPreconditionFailed || (res.Status == http.StatusNotFound && st.exists):
 			// Someone (an earlier attempt of ours, when ambiguous) changed the item.
 			prev := st.digest
 			if !d.refresh(ctx, op.Kind, u, st) {
+				d.r.opDone(op.Kind, key, opConflict, res)
 				return nil
 			}
 			if st.exists && st.digest == digest {
-				return nil // our write is there
+				d.r.opDone(op.Kind, key, opAmbiguous, res) // our write is there, but no attempt was acknowledged
+				return nil
 			}
 			if round == 0 && (!st.exists || st.digest == prev) {
 				continue // the version we meant to replace: write again with its ETag
@@ -357,16 +368,24 @@ func (d *device) remove(ctx context.Context, op gen.Op, key, u string, st *itemS
 		case out == ledger.OK || res.Status == http.StatusNotFound || res.Status == http.StatusGone:
 			st.exists, st.unknown = false, false
 			d.drop(u)
+			if out == ledger.OK {
+				d.r.opDone(op.Kind, key, opAcked, res)
+			} else {
+				d.r.opDone(op.Kind, key, opAmbiguous, res) // gone already: an earlier attempt, or someone else
+			}
 			return nil
 		case out == ledger.Ambiguous:
 			st.unknown = true
+			d.r.opDone(op.Kind, key, opAmbiguous, res)
 			return nil
 		case res.Status == http.StatusPreconditionFailed:
 			prev := st.digest
 			if !d.refresh(ctx, op.Kind, u, st) {
+				d.r.opDone(op.Kind, key, opConflict, res)
 				return nil
 			}
 			if !st.exists {
+				d.r.opDone(op.Kind, key, opAmbiguous, res)
 				return nil
 			}
 			if round == 0 && st.digest == prev {
@@ -382,38 +401,37 @@ func (d *device) remove(ctx context.Context, op gen.Op, key, u string, st *itemS
 	return nil
 }
 
-// ensureApp makes the collection of an app (apps/<game>/) before its first file.
-func (d *device) ensureApp(ctx context.Context, name string) error {
+// ensureApp makes the collection of an app (apps/<game>/) before its first
+// file; the client retries transient failures. It returns why the app's files
+// cannot be written when the server refuses, and an error when it stays
+// unreachable.
+func (d *device) ensureApp(ctx context.Context, name string) (string, error) {
 	game, _, ok := strings.Cut(name, "/")
 	if !ok || d.made[game] {
-		return nil
+		return "", nil
 	}
-	rctx, cancel := d.reqCtx(ctx)
-	defer cancel()
-	var err error
-	for attempt := 1; attempt <= d.r.prof.Retry.Attempts; attempt++ {
-		if err = d.dav.Mkcol(rctx, dav.Join(d.apps, game)+"/"); err == nil {
-			d.made[game] = true
-			return nil
-		}
-		if !(dav.IsNetwork(err) || dav.HasStatus(err, 500, 502, 503, 504)) {
-			break
-		}
-		if berr := d.backoff(ctx, attempt); berr != nil {
-			return berr
-		}
+	u := dav.Join(d.apps, game) + "/"
+	err := d.makeWithParents(ctx, u, func(ctx context.Context) error { return d.dav.Mkcol(ctx, u) })
+	switch {
+	case err == nil:
+		d.made[game] = true
+		return "", nil
+	case refusal(err) != nil:
+		return fmt.Sprintf("the server refused to make the app collection %s: %v", u, err), nil
 	}
-	return err
+	return "", err
 }
 
 func (d *device) conflict(key string, res dav.WriteResult) {
-	d.r.stats.Conflicts.Add(1)
+	k, _, _ := model.SplitItemKey(key)
+	d.r.opDone(k, key, opConflict, res)
 	d.r.log.printf("conflict", "user %s phone %d: %s: %s and the server holds another version: left alone",
 		d.user, d.n+1, key, statusText(res))
 }
 
 func (d *device) refused(key string, res dav.WriteResult) {
-	d.r.stats.Refused.Add(1)
+	k, _, _ := model.SplitItemKey(key)
+	d.r.opDone(k, key, opRefused, res)
 	d.r.log.printf("refused", "user %s phone %d: %s refused: %s", d.user, d.n+1, key, statusText(res))
 }
 

@@ -130,7 +130,7 @@ func (f *Fleet) SetServer(server string) error {
 // holds what the user's other phones wrote. A fleet loads once.
 func (f *Fleet) Load(ctx context.Context) (Summary, error) {
 	if f.r.cfg.Ledger == nil {
-		return Summary{}, errors.New("load: want a ledger (Config.Ledger) to record the writes in")
+		return Summary{}, errors.New("start load: want a ledger (Config.Ledger) to record the writes in")
 	}
 	f.mu.Lock()
 	loaded := f.loaded
@@ -138,7 +138,7 @@ func (f *Fleet) Load(ctx context.Context) (Summary, error) {
 	server := f.server
 	f.mu.Unlock()
 	if loaded {
-		return Summary{}, errors.New("load: this fleet has loaded already: its plan's items exist; make a new fleet for another load")
+		return Summary{}, errors.New("start load: this fleet has loaded already: its plan's items exist; make a new fleet for another load")
 	}
 	r, accts, conc := f.r, f.r.cfg.Accounts, f.conc
 	if err := dav.Reachable(ctx, r.hc, server); err != nil {
@@ -193,8 +193,10 @@ func (f *Fleet) Load(ctx context.Context) (Summary, error) {
 					r.log.printf("user", "%v", err)
 				case err == nil:
 					done.Add(1)
+					prog.Done()
+					continue
 				}
-				prog.Done()
+				prog.Failed()
 			}
 		}()
 	}
@@ -220,10 +222,10 @@ feed:
 		s.UserErrors = append(s.UserErrors, UserError{User: accts[i].Username, Err: userErrs[i]})
 	}
 	if fatal != nil {
-		return s, fmt.Errorf("load: %w", fatal)
+		return s, fmt.Errorf("stop the load, since a write that is not recorded cannot be verified: %w", fatal)
 	}
 	if err := ctx.Err(); err != nil && s.UsersDone < s.Users {
-		return s, fmt.Errorf("load: stopped after %d of %d users: %w", s.UsersDone, s.Users, err)
+		return s, fmt.Errorf("stopped after %d of %d users: %w", s.UsersDone, s.Users, err)
 	}
 	return s, nil
 }

@@ -7,9 +7,18 @@
 // then performs its share of the user's plan of creates, updates and deletes (see
 // package gen) and syncs again. Writes carry If-None-Match: * on create and
 // If-Match on update and delete, so a device never blindly overwrites a version it
-// has not seen; after a 412 it reads the item back and decides. Timeouts, resets, 5xx and 429 are retried with exponential
-// backoff and seeded jitter. Every attempt goes through a RecordingClient, which
-// appends a ledger.Record with the outcome ok, failed or ambiguous.
+// has not seen; after a 412 it reads the item back and decides. Timeouts,
+// resets, 5xx and 429 are retried with exponential backoff and seeded jitter,
+// waiting as long as a Retry-After asks (up to a minute); reads and collection
+// set-up are retried the same way. Every write attempt goes through a
+// RecordingClient, which appends a ledger.Record with the outcome ok, failed or
+// ambiguous.
+//
+// A phone about to write makes what the account lacks, the standard way: an
+// address book (extended MKCOL), calendars (MKCALENDAR with the components
+// needed, one per component when the server will not mix them), the photo and
+// app data collections (MKCOL, parents first). Whether a collection exists is
+// decided by the protocol: a 207 whose only response is a 404 means missing.
 //
 // Each phone keeps a local store: what it holds of its user's items (key, href,
 // ETag and content digest) and its collections' sync tokens, filled by its own
@@ -21,8 +30,13 @@
 //
 // Photos and app data live in plain WebDAV collections, which have no discovery:
 // their URLs come from templates (Config.PhotosURL, Config.AppsURL) whose defaults
-// match the reference server. A kind the server does not offer is skipped and
-// reported in Summary.NotCovered, never written and never silently passed.
+// match the reference server. A kind the server refuses to keep (its collection
+// cannot be made: 403, 405, 501...) is skipped and reported in
+// Summary.NotCovered with the server's answer, never written and never
+// silently passed; a transient failure never makes a kind not covered.
+// Summary.Kinds says what became of each kind's writes, and Summary.Problems
+// what makes the load a failure: it wrote nothing, or a kind it tried was
+// refused throughout.
 package workload
 
 import (
@@ -36,6 +50,7 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/harness/accounts"
+	"github.com/firedrill/firedrill/harness/dav"
 	"github.com/firedrill/firedrill/harness/gate"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
@@ -86,6 +101,110 @@ type Stats struct {
 	ReadErrors atomic.Int64 // failed syncs and read-backs
 }
 
+// KindStats is what became of the planned operations of one kind, each
+// counted once whatever its retries.
+type KindStats struct {
+	Writes    int64 // operations sent: creates, updates and deletes
+	Acked     int64 // acknowledged by the server
+	Refused   int64 // refused for good (4xx, or "later" answers to the last retry)
+	Ambiguous int64 // no certain answer after every retry (5xx, timeouts): may or may not have happened
+	Conflicts int64 // 412s where the server held another version
+	Skipped   int64 // planned but not sent (see Why)
+	// Why is the server's answer to the first operation not acknowledged, or
+	// why the first skipped one was skipped.
+	Why string
+}
+
+// op results, for KindStats.
+type opResult int
+
+const (
+	opAcked opResult = iota
+	opRefused
+	opAmbiguous
+	opConflict
+)
+
+// kindCounts is KindStats being counted.
+type kindCounts struct {
+	writes, acked, refused, ambiguous, conflicts, skipped atomic.Int64
+	why                                                   atomic.Pointer[string]
+}
+
+func (k *kindCounts) note(why string) { k.why.CompareAndSwap(nil, &why) }
+
+func (k *kindCounts) stats() KindStats {
+	s := KindStats{Writes: k.writes.Load(), Acked: k.acked.Load(), Refused: k.refused.Load(), Ambiguous: k.ambiguous.Load(),
+		Conflicts: k.conflicts.Load(), Skipped: k.skipped.Load()}
+	if w := k.why.Load(); w != nil {
+		s.Why = *w
+	}
+	return s
+}
+
+// opDone counts the outcome of one operation on the item key of kind k; res
+// is its last answer.
+func (r *runner) opDone(k model.Kind, key string, result opResult, res dav.WriteResult) {
+	c := r.kind(k)
+	c.writes.Add(1)
+	switch result {
+	case opAcked:
+		c.acked.Add(1)
+		return
+	case opRefused:
+		c.refused.Add(1)
+		r.stats.Refused.Add(1)
+	case opAmbiguous:
+		c.ambiguous.Add(1)
+	case opConflict:
+		c.conflicts.Add(1)
+		r.stats.Conflicts.Add(1)
+	}
+	c.note(key + ": " + statusText(res))
+}
+
+// skipped counts a planned operation of kind k that was not sent, and why.
+func (r *runner) skipped(k model.Kind, why string) {
+	c := r.kind(k)
+	c.skipped.Add(1)
+	r.stats.Skipped.Add(1)
+	c.note("skipped: " + why)
+}
+
+func (r *runner) kind(k model.Kind) *kindCounts {
+	if int(k) < len(r.kinds) {
+		return &r.kinds[k]
+	}
+	return &r.kinds[0]
+}
+
+// Problems says what makes a load a failure, one line each: nothing was
+// acknowledged, or a kind had operations and none of them was acknowledged
+// (every write refused, or left ambiguous after its retries). A kind the
+// server does not offer is not a problem here: it is in NotCovered.
+func (s Summary) Problems() []string {
+	var out []string
+	if s.OK == 0 {
+		switch {
+		case s.Attempts == 0 && len(s.NotCovered) > 0:
+			out = append(out, "nothing was written: the server offers none of the kinds (see not covered)")
+		case s.Attempts == 0:
+			out = append(out, "nothing was written: no write was attempted")
+		default:
+			out = append(out, fmt.Sprintf("nothing was written: none of %d write attempts was acknowledged", s.Attempts))
+		}
+	}
+	for _, k := range model.Kinds {
+		ks := s.Kinds[k]
+		if ks.Writes == 0 || ks.Acked > 0 {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s refused throughout: none of its %d writes was acknowledged (%d refused, %d ambiguous after retries, %d conflicts); first answer: %s",
+			k, ks.Writes, ks.Refused, ks.Ambiguous, ks.Conflicts, ks.Why))
+	}
+	return out
+}
+
 // UserError is why a user's load did not complete.
 type UserError struct {
 	User string
@@ -108,7 +227,8 @@ type Summary struct {
 	ReadErrors  int64
 	Duration    time.Duration
 	NotCovered  map[model.Kind]string // kinds the server does not offer, and why
-	UserErrors  []UserError           // the users that failed, in user order
+	Kinds       map[model.Kind]KindStats
+	UserErrors  []UserError // the users that failed, in user order
 	Concurrency int
 }
 
@@ -130,6 +250,7 @@ type runner struct {
 
 	mu      sync.Mutex
 	covered map[model.Kind]string
+	kinds   [8]kindCounts // indexed by model.Kind (1 to 6); 0 takes anything else
 }
 
 func (r *runner) notCovered(k model.Kind, why string) {
@@ -161,7 +282,7 @@ func (r *runner) countAttempt(out ledger.Outcome, size int) {
 // go as their users finish; use a Fleet to keep them.
 func Load(ctx context.Context, cfg Config) (Summary, error) {
 	if cfg.Profile == nil || cfg.Ledger == nil || len(cfg.Accounts) == 0 {
-		return Summary{}, errors.New("load: want a profile, a ledger and at least one account")
+		return Summary{}, errors.New("start load: want a profile, a ledger and at least one account")
 	}
 	f, err := newFleet(cfg, false)
 	if err != nil {
@@ -183,6 +304,16 @@ func (r *runner) summary(users, done int, d time.Duration, conc int) Summary {
 		s.NotCovered[k] = v
 	}
 	r.mu.Unlock()
+	s.Kinds = map[model.Kind]KindStats{}
+	for _, k := range model.Kinds {
+		ks := r.kind(k).stats()
+		s.Kinds[k] = ks
+		// A kind whose every operation had to be skipped, because the server
+		// would not make its collections, is one the server does not offer.
+		if _, ok := s.NotCovered[k]; !ok && ks.Writes == 0 && ks.Skipped > 0 {
+			s.NotCovered[k] = ks.Why
+		}
+	}
 	return s
 }
 

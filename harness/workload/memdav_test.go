@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // memDAV is an in-memory CardDAV, CalDAV and WebDAV server laid out like the
@@ -27,6 +28,28 @@ type memDAV struct {
 	colls    map[string]bool     // plain WebDAV collections made with MKCOL, e.g. /dav/alice/photos/
 	seq      int64
 	requests atomic.Int64
+
+	// Behaviours of third-party servers, off unless set.
+	//
+	// fresh: an account starts with no address book and no calendar (Radicale):
+	// a client makes them with extended MKCOL and MKCALENDAR, into books.
+	fresh bool
+	books map[string]string // path -> "addressbook" or "calendar", when fresh
+	// comps are the components a calendar may be made for ("" allows any).
+	comps string
+	// missing207: a PROPFIND on a missing collection answers 207 with an inner
+	// 404 under a mangled href (Xandikos).
+	missing207 bool
+	// refuseMkcol answers MKCOL of the paths it names with a status (Radicale
+	// has no plain WebDAV collections: 405 or 403).
+	refuseMkcol map[string]int
+	// dropOnce drops the connection of the first request to each path it names
+	// (syncd killed mid-request), then answers normally.
+	dropOnce map[string]bool
+	// putStatus, when set, answers a PUT with a status instead of storing it,
+	// and a Retry-After when that is not "".
+	putStatus func(p string) (code int, retryAfter string)
+	putTimes  map[string][]time.Time // PUT arrival times by path
 }
 
 type memFile struct {
@@ -36,7 +59,8 @@ type memFile struct {
 }
 
 func newMemDAV(pass map[string]string) *memDAV {
-	return &memDAV{pass: pass, files: map[string]*memFile{}, gone: map[string]int64{}, colls: map[string]bool{}}
+	return &memDAV{pass: pass, files: map[string]*memFile{}, gone: map[string]int64{}, colls: map[string]bool{},
+		books: map[string]string{}, refuseMkcol: map[string]int{}, dropOnce: map[string]bool{}, putTimes: map[string][]time.Time{}}
 }
 
 // clone copies the server's state, as a restore from a backup does.
@@ -54,6 +78,10 @@ func (s *memDAV) clone() *memDAV {
 	for p := range s.colls {
 		c.colls[p] = true
 	}
+	for p, k := range s.books {
+		c.books[p] = k
+	}
+	c.fresh, c.comps = s.fresh, s.comps
 	c.seq = s.seq
 	return c
 }
@@ -84,8 +112,39 @@ var (
 )
 
 // bookOf reports whether p is an address book or calendar of user.
-func bookOf(p, user string) bool {
+func (s *memDAV) bookOf(p, user string) bool {
+	if s.fresh {
+		_, ok := s.books[p]
+		return ok && strings.HasPrefix(p, "/dav/"+user+"/")
+	}
 	return p == "/dav/"+user+"/contacts/default/" || p == "/dav/"+user+"/calendars/default/"
+}
+
+// homeListing lists a home set: its address books or calendars.
+func (s *memDAV) homeListing(p, user, kind string) string {
+	b := memProp(p, `<d:resourcetype><d:collection/></d:resourcetype>`)
+	if !s.fresh {
+		if kind == "addressbook" {
+			return b + memProp(p+"default/", `<d:resourcetype><d:collection/><card:addressbook/></d:resourcetype>`)
+		}
+		return b + memProp(p+"default/", `<d:resourcetype><d:collection/><cal:calendar/></d:resourcetype>`+
+			`<cal:supported-calendar-component-set><cal:comp name="VEVENT"/><cal:comp name="VTODO"/><cal:comp name="VJOURNAL"/></cal:supported-calendar-component-set>`)
+	}
+	var paths []string
+	for q, k := range s.books {
+		if k == kind && path.Dir(strings.TrimSuffix(q, "/"))+"/" == p {
+			paths = append(paths, q)
+		}
+	}
+	sort.Strings(paths)
+	for _, q := range paths {
+		if kind == "addressbook" {
+			b += memProp(q, `<d:resourcetype><d:collection/><card:addressbook/></d:resourcetype>`)
+		} else {
+			b += memProp(q, `<d:resourcetype><d:collection/><cal:calendar/></d:resourcetype>`)
+		}
+	}
+	return b
 }
 
 // members returns the files directly in the collection at p, sorted.
@@ -106,6 +165,13 @@ func (s *memDAV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := r.URL.Path
+	if s.dropOnce[p] {
+		delete(s.dropOnce, p)
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close() // the client reads EOF
+		}
+		return
+	}
 	if strings.HasPrefix(p, "/.well-known/") {
 		http.Redirect(w, r, "/dav/", http.StatusMovedPermanently)
 		return
@@ -128,15 +194,15 @@ func (s *memDAV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		write207(w, memProp(p, `<card:addressbook-home-set><d:href>`+home+`contacts/</d:href></card:addressbook-home-set>`+
 			`<cal:calendar-home-set><d:href>`+home+`calendars/</d:href></cal:calendar-home-set>`))
 	case r.Method == "PROPFIND" && p == home+"contacts/":
-		write207(w, memProp(p, `<d:resourcetype><d:collection/></d:resourcetype>`)+
-			memProp(p+"default/", `<d:resourcetype><d:collection/><card:addressbook/></d:resourcetype>`))
+		write207(w, s.homeListing(p, user, "addressbook"))
 	case r.Method == "PROPFIND" && p == home+"calendars/":
-		write207(w, memProp(p, `<d:resourcetype><d:collection/></d:resourcetype>`)+
-			memProp(p+"default/", `<d:resourcetype><d:collection/><cal:calendar/></d:resourcetype>`+
-				`<cal:supported-calendar-component-set><cal:comp name="VEVENT"/><cal:comp name="VTODO"/><cal:comp name="VJOURNAL"/></cal:supported-calendar-component-set>`))
-	case r.Method == "REPORT" && strings.Contains(string(body), "sync-collection") && bookOf(p, user):
+		write207(w, s.homeListing(p, user, "calendar"))
+	case (r.Method == "MKCOL" || r.Method == "MKCALENDAR") && s.fresh && (path.Dir(strings.TrimSuffix(p, "/"))+"/" == home+"contacts/" ||
+		path.Dir(strings.TrimSuffix(p, "/"))+"/" == home+"calendars/"):
+		s.makeBook(w, r.Method, p, string(body))
+	case r.Method == "REPORT" && strings.Contains(string(body), "sync-collection") && s.bookOf(p, user):
 		s.syncCollection(w, p, string(body))
-	case r.Method == "REPORT" && strings.Contains(string(body), "multiget") && bookOf(p, user):
+	case r.Method == "REPORT" && strings.Contains(string(body), "multiget") && s.bookOf(p, user):
 		data := "card:address-data"
 		if strings.Contains(string(body), "calendar-multiget") {
 			data = "cal:calendar-data"
@@ -154,9 +220,13 @@ func (s *memDAV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				html.EscapeString(string(f.body))+`</`+data+`>`))
 		}
 		write207(w, b.String())
-	case r.Method == "PROPFIND" && bookOf(p, user):
+	case r.Method == "PROPFIND" && s.bookOf(p, user):
 		var b strings.Builder
-		b.WriteString(memProp(p, `<d:resourcetype><d:collection/></d:resourcetype>`))
+		typ := `<cal:calendar/>`
+		if strings.HasPrefix(p, home+"contacts/") {
+			typ = `<card:addressbook/>`
+		}
+		b.WriteString(memProp(p, `<d:resourcetype><d:collection/>`+typ+`</d:resourcetype>`))
 		for _, f := range s.members(p) {
 			b.WriteString(memProp(memEscape(f), `<d:resourcetype/><d:getetag>`+html.EscapeString(s.files[f].etag)+`</d:getetag>`))
 		}
@@ -164,7 +234,15 @@ func (s *memDAV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "PROPFIND":
 		s.propfindPlain(w, r, p)
 	case r.Method == "MKCOL":
-		if s.colls[p] || bookOf(p, user) {
+		if code := s.refuseMkcol[p]; code != 0 {
+			http.Error(w, "no plain collections here", code)
+			return
+		}
+		if parent := path.Dir(strings.TrimSuffix(p, "/")) + "/"; parent != home && !s.colls[parent] {
+			http.Error(w, "parent missing", http.StatusConflict)
+			return
+		}
+		if s.colls[p] || s.bookOf(p, user) {
 			http.Error(w, "exists", http.StatusMethodNotAllowed)
 			return
 		}
@@ -179,6 +257,22 @@ func (s *memDAV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", f.etag)
 		_, _ = w.Write(f.body)
 	case r.Method == http.MethodPut || r.Method == http.MethodDelete:
+		if r.Method == http.MethodPut {
+			s.putTimes[p] = append(s.putTimes[p], time.Now())
+			if parent := path.Dir(p) + "/"; !s.colls[parent] && !s.bookOf(parent, user) {
+				http.Error(w, "no collection "+parent, http.StatusConflict) // as RFC 4918 9.7.1 says
+				return
+			}
+			if s.putStatus != nil {
+				if code, ra := s.putStatus(p); code != 0 {
+					if ra != "" {
+						w.Header().Set("Retry-After", ra)
+					}
+					http.Error(w, "no", code)
+					return
+				}
+			}
+		}
 		s.write(w, r, p, body)
 	default:
 		http.Error(w, "not here", http.StatusNotImplemented)
@@ -213,8 +307,39 @@ func (s *memDAV) syncCollection(w http.ResponseWriter, p, body string) {
 	write207(w, b.String()+fmt.Sprintf(`<d:sync-token>s%d</d:sync-token>`, s.seq))
 }
 
+// makeBook answers an extended MKCOL or a MKCALENDAR in a fresh account.
+func (s *memDAV) makeBook(w http.ResponseWriter, method, p, body string) {
+	if _, ok := s.books[p]; ok {
+		http.Error(w, "exists", http.StatusMethodNotAllowed)
+		return
+	}
+	switch {
+	case method == "MKCOL" && strings.Contains(body, "<card:addressbook/>") && strings.HasSuffix(path.Dir(strings.TrimSuffix(p, "/")), "/contacts"):
+		s.books[p] = "addressbook"
+	case method == "MKCALENDAR" && strings.HasSuffix(path.Dir(strings.TrimSuffix(p, "/")), "/calendars"):
+		if s.comps != "" {
+			for _, m := range regexp.MustCompile(`comp name="([A-Z]+)"`).FindAllStringSubmatch(body, -1) {
+				if !strings.Contains(s.comps, m[1]) {
+					w.WriteHeader(http.StatusForbidden)
+					_, _ = io.WriteString(w, `<d:error xmlns:d="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav"><cal:supported-calendar-component/></d:error>`)
+					return
+				}
+			}
+		}
+		s.books[p] = "calendar"
+	default:
+		http.Error(w, "not a collection this server makes", http.StatusForbidden)
+		return
+	}
+	w.WriteHeader(http.StatusCreated)
+}
+
 // propfindPlain lists a plain WebDAV collection made with MKCOL.
 func (s *memDAV) propfindPlain(w http.ResponseWriter, r *http.Request, p string) {
+	if !s.colls[p] && s.missing207 {
+		write207(w, memStatus(strings.TrimSuffix(p, "/")+strings.TrimPrefix(path.Base(strings.TrimSuffix(p, "/")), "/"), http.StatusNotFound))
+		return
+	}
 	if !s.colls[p] {
 		http.NotFound(w, r)
 		return

@@ -50,28 +50,10 @@ func (d *device) syncAll(ctx context.Context, full bool) []error {
 	return errs
 }
 
-// read runs one read, retrying network failures and 5xx answers with backoff as
-// a phone does.
-func (d *device) read(ctx context.Context, f func(ctx context.Context) error) error {
-	for attempt := 1; ; attempt++ {
-		rctx, cancel := d.reqCtx(ctx)
-		err := f(rctx)
-		cancel()
-		if err == nil || attempt >= d.r.prof.Retry.Attempts || ctx.Err() != nil ||
-			!(dav.IsNetwork(err) || dav.HasStatus(err, 500, 502, 503, 504)) {
-			return err
-		}
-		d.r.stats.Retries.Add(1)
-		if berr := d.backoff(ctx, attempt); berr != nil {
-			return err
-		}
-	}
-}
-
 // noSyncCollection reports whether an error says the server has no
 // sync-collection REPORT for the collection.
 func noSyncCollection(err error) bool {
-	return dav.HasStatus(err, 400, 403, 404, 405, 415, 501) || dav.IsGarbage(err)
+	return dav.IsUnsupported(err) || dav.IsGarbage(err)
 }
 
 // listBook lists the changes of an address book or calendar since token ("" for
@@ -81,28 +63,16 @@ func (d *device) listBook(ctx context.Context, u, token string) (rs []dav.Respon
 	props := []xml.Name{dav.PropGetETag, dav.PropResourceType}
 	for page := 0; page < maxSyncPages; page++ {
 		var ms *dav.Multistatus
-		err = d.read(ctx, func(ctx context.Context) error {
-			var err error
-			ms, err = d.dav.SyncCollection(ctx, u, token, props...)
-			return err
-		})
+		ms, err = d.dav.SyncCollection(ctx, u, token, props...)
 		if err != nil && token != "" && dav.HasStatus(err, 403, 409) && page == 0 {
 			token = "" // the token expired: start over, as RFC 6578 says
-			err = d.read(ctx, func(ctx context.Context) error {
-				var err error
-				ms, err = d.dav.SyncCollection(ctx, u, "", props...)
-				return err
-			})
+			ms, err = d.dav.SyncCollection(ctx, u, "", props...)
 		}
 		if err != nil {
 			if page > 0 || !noSyncCollection(err) {
 				return nil, "", false, err
 			}
-			err = d.read(ctx, func(ctx context.Context) error {
-				var err error
-				ms, err = d.dav.Propfind(ctx, u, "1", props...)
-				return err
-			})
+			ms, err = d.dav.List(ctx, u, props...)
 			if err != nil {
 				return nil, "", false, err
 			}
@@ -177,12 +147,7 @@ func (d *device) syncBook(ctx context.Context, c davColl, full bool) error {
 // fetchBatch fetches objects of an address book or calendar with a multiget, or
 // one by one with GET when the server has no multiget, into the store.
 func (d *device) fetchBatch(ctx context.Context, epoch uint64, c davColl, hrefs []string) error {
-	var ms *dav.Multistatus
-	err := d.read(ctx, func(ctx context.Context) error {
-		var err error
-		ms, err = d.dav.Multiget(ctx, c.url, c.multiget, hrefs)
-		return err
-	})
+	ms, err := d.dav.Multiget(ctx, c.url, c.multiget, hrefs)
 	if err != nil && !dav.HasStatus(err, 400, 403, 405, 415, 501) {
 		return err
 	}
@@ -215,7 +180,7 @@ func (d *device) fetchBatch(ctx context.Context, epoch uint64, c davColl, hrefs 
 				fmt.Sprintf("listed, but the multiget answer says %d %s", r.Status, http.StatusText(r.Status)))
 		case r.Prop(data) == nil:
 			d.unreadable(epoch, d.bookKind(c, nil), name, r.Href,
-				fmt.Sprintf("the multiget answer has no %s (status %d)", data.Local, r.Missing[data]))
+				fmt.Sprintf("the multiget answer has no %s (status %d)", data.Local, r.MissingStatus(data)))
 		default:
 			body := []byte(r.Text(data))
 			d.keep(epoch, d.bookKind(c, body), name, r.Href, etag, body)
@@ -240,13 +205,7 @@ func (d *device) fetchOne(ctx context.Context, epoch uint64, coll, href string, 
 	if err != nil {
 		return err
 	}
-	var body []byte
-	var etag string
-	err = d.read(ctx, func(ctx context.Context) error {
-		var err error
-		body, etag, err = d.dav.Get(ctx, u)
-		return err
-	})
+	body, etag, err := d.dav.Get(ctx, u)
 	if dav.HasStatus(err, http.StatusNotFound, http.StatusGone) {
 		d.st.remove(epoch, location(href))
 		return nil
@@ -297,12 +256,6 @@ func (d *device) bookKind(c davColl, body []byte) model.Kind {
 	return model.KindEvent
 }
 
-// absent reports whether an error says the server has no such collection.
-func absent(err error) bool {
-	return dav.HasStatus(err, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented,
-		http.StatusForbidden, http.StatusGone)
-}
-
 // syncFiles syncs a plain WebDAV collection of photos or app data (one
 // sub-collection per app) into the store: it lists the collection, GETs the
 // files whose ETag changed, and drops what the server no longer lists. A
@@ -312,13 +265,9 @@ func (d *device) syncFiles(ctx context.Context, k model.Kind, root string) error
 	listed := map[string]bool{}
 	colls := []string{root}
 	for i := 0; i < len(colls); i++ {
-		var ms *dav.Multistatus
-		err := d.read(ctx, func(ctx context.Context) error {
-			var err error
-			ms, err = d.dav.Propfind(ctx, colls[i], "1", dav.PropResourceType, dav.PropGetETag)
-			return err
-		})
-		if err != nil && i == 0 && absent(err) {
+		// List says "missing" however the server puts it (a 207 with an inner 404 too).
+		ms, err := d.dav.List(ctx, colls[i], dav.PropResourceType, dav.PropGetETag)
+		if err != nil && i == 0 && dav.IsAbsent(err) {
 			break // the server keeps no such collection: nothing of this kind
 		}
 		if err != nil {

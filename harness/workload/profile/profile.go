@@ -187,18 +187,18 @@ func Load(name string) (*Profile, error) {
 	if strings.ContainsRune(name, os.PathSeparator) || strings.HasSuffix(name, ".json") {
 		data, err = os.ReadFile(name)
 		if err != nil {
-			return nil, fmt.Errorf("load profile %q: %w", name, err)
+			return nil, fmt.Errorf("read profile %q: %w", name, err)
 		}
 	} else {
 		data, err = fs.ReadFile(profiles.FS, name+".json")
 		if err != nil {
-			return nil, fmt.Errorf("load profile %q: no such profile; want one of %s or a path to a .json file",
+			return nil, fmt.Errorf("read profile %q: no such profile; want one of %s or a path to a .json file",
 				name, strings.Join(Names(), ", "))
 		}
 	}
 	p, err := Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("load profile %q: %w", name, err)
+		return nil, fmt.Errorf("read profile %q: %w", name, err)
 	}
 	return p, nil
 }
