@@ -226,6 +226,9 @@ func (s *scanner) readName() ([]byte, error) {
 	if high && !utf8.Valid(name) {
 		return nil, s.errorf("invalid UTF-8")
 	}
+	if bytes.Count(name, []byte{':'}) > 1 {
+		return nil, s.errorf("name %q has more than one colon", name) // not a qualified name
+	}
 	return name, nil
 }
 
