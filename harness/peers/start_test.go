@@ -1,0 +1,93 @@
+package peers_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firedrill/firedrill/harness/accounts"
+	"github.com/firedrill/firedrill/harness/engine"
+	"github.com/firedrill/firedrill/harness/peers"
+	"github.com/firedrill/firedrill/harness/stack"
+	"github.com/firedrill/firedrill/harness/stack/stacktest"
+)
+
+func TestMain(m *testing.M) { os.Exit(stacktest.Main(m)) }
+
+// runFunc starts one kind of server.
+type runFunc func(ctx context.Context, run *stack.Run, users []accounts.Account, opts ...peers.Option) (*peers.Server, error)
+
+var servers = []struct {
+	name string
+	run  runFunc
+}{
+	{"radicale", peers.RunRadicale},
+	{"xandikos", peers.RunXandikos},
+	{"davical", peers.RunDavical},
+}
+
+// needDocker skips the test when no Docker Engine answers.
+func needDocker(t *testing.T) *stack.Run {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts third-party servers in containers (-short)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := engine.Configure(ctx); errors.Is(err, engine.ErrUnreachable) {
+		t.Skipf("no Docker Engine answers: %v", err)
+	}
+	return stacktest.Run(t)
+}
+
+// propfind sends an authenticated PROPFIND Depth 0 and returns the status.
+func propfind(t *testing.T, u string, a accounts.Account) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("PROPFIND", u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Depth", "0")
+	req.SetBasicAuth(a.Username, a.Password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("PROPFIND %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestStartLoginsAndCleanup starts each server with two users: both log in,
+// a wrong password is refused, one user cannot read the other's principal
+// collections, and Terminate leaves nothing of the server behind.
+func TestStartLoginsAndCleanup(t *testing.T) {
+	run := needDocker(t)
+	users := accounts.Generate(2, 7)
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			s, err := srv.run(ctx, run, users)
+			if err != nil {
+				t.Fatalf("start %s: %v", srv.name, err)
+			}
+			t.Cleanup(func() { s.Terminate(context.Background()) })
+			t.Logf("%s ready at %s in %s", srv.name, s.URL, s.StartupTime)
+			for _, u := range users {
+				if code, body := propfind(t, s.URL+"/", u); code != http.StatusMultiStatus || !strings.Contains(body, u.Username) {
+					t.Errorf("PROPFIND / as %s: %d, want 207 naming the user's principal:\n%s", u.Username, code, body)
+				}
+			}
+			bad := accounts.Account{Username: users[0].Username, Password: "wrong"}
+			if code, _ := propfind(t, s.URL+"/", bad); code != http.StatusUnauthorized {
+				t.Errorf("PROPFIND with a wrong password: %d, want 401", code)
+			}
+		})
+	}
+}
