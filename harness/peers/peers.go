@@ -74,6 +74,7 @@ type config struct {
 	name    string
 	timeout time.Duration
 	env     map[string]string
+	homes   bool
 }
 
 // WithName names the server's Docker objects "<run>-<name>-<n>" (default: the
@@ -92,6 +93,12 @@ func WithEnv(env map[string]string) Option {
 		}
 	}
 }
+
+// WithHomeCollections gives every user an address book and a calendar before
+// the server is handed over, as DAViCal's provisioning and Xandikos's defaults
+// do, for servers that make none for a new account (Radicale): a provisioned
+// account rather than a fresh one.
+func WithHomeCollections() Option { return func(c *config) { c.homes = true } }
 
 func newConfig(kind string, opts []Option) config {
 	c := config{name: kind, timeout: 2 * time.Minute, env: map[string]string{}}

@@ -74,8 +74,57 @@ func RunRadicale(ctx context.Context, run *stack.Run, users []accounts.Account, 
 	if s.URL, err = baseURL(ctx, ctr, "5232/tcp"); err != nil {
 		return nil, failStart(ctx, s, err)
 	}
+	if cfg.homes {
+		if err := createHomes(ctx, s.URL, users); err != nil {
+			return nil, failStart(ctx, s, err)
+		}
+	}
 	s.StartupTime = time.Since(start)
 	return s, nil
+}
+
+// Radicale's home collections, made by WithHomeCollections.
+const (
+	RadicaleAddressBook = "contacts/"
+	RadicaleCalendar    = "calendar/"
+)
+
+// createHomes makes every user's address book (extended MKCOL, RFC 5689) and
+// calendar (MKCALENDAR, RFC 4791) the standard way, through the server.
+func createHomes(ctx context.Context, base string, users []accounts.Account) error {
+	hc := &http.Client{Timeout: 30 * time.Second}
+	const book = `<?xml version="1.0" encoding="utf-8"?><D:mkcol xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:set><D:prop>` +
+		`<D:resourcetype><D:collection/><C:addressbook/></D:resourcetype><D:displayname>Contacts</D:displayname></D:prop></D:set></D:mkcol>`
+	const cal = `<?xml version="1.0" encoding="utf-8"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>` +
+		`<D:displayname>Calendar</D:displayname><C:supported-calendar-component-set><C:comp name="VEVENT"/><C:comp name="VTODO"/>` +
+		`<C:comp name="VJOURNAL"/></C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>`
+	for _, u := range users {
+		home := base + "/" + u.Username + "/"
+		for _, step := range []struct{ method, url, body string }{
+			{"PROPFIND", home, ""}, // Radicale makes the principal collection on first sight
+			{"MKCOL", home + RadicaleAddressBook, book},
+			{"MKCALENDAR", home + RadicaleCalendar, cal},
+		} {
+			req, err := http.NewRequestWithContext(ctx, step.method, step.url, strings.NewReader(step.body))
+			if err != nil {
+				return fmt.Errorf("create home collections: %w", err)
+			}
+			req.SetBasicAuth(u.Username, u.Password)
+			req.Header.Set("Depth", "0")
+			if step.body != "" {
+				req.Header.Set("Content-Type", `application/xml; charset="utf-8"`)
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				return fmt.Errorf("create home collections of %s: %w", u.Username, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusMultiStatus {
+				return fmt.Errorf("create home collections of %s: %s %s: %s", u.Username, step.method, step.url, resp.Status)
+			}
+		}
+	}
+	return nil
 }
 
 // RadicaleCollectionDir returns the folder of one of a user's Radicale
