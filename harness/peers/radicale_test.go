@@ -48,7 +48,6 @@ func TestRadicaleDrillProvisioned(t *testing.T) {
 	runDrill(t, tg)
 }
 
-
 // fileStore plants damage in a server that keeps one file per item.
 type fileStore struct {
 	s    *peers.Server
