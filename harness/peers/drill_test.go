@@ -101,34 +101,66 @@ func startDrill(t *testing.T, tg target) *drill {
 		d.srv.Terminate(context.Background())
 	})
 	t.Logf("%s: ready at %s in %s (seed %d)", tg.name, d.srv.URL, d.srv.StartupTime.Round(time.Millisecond), drillSeed)
+	cpu0, err := d.srv.CPUTime(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.sum, d.led = loadProfile(t, tg.name, d.srv.URL, d.users, prof, d.photosURL(), d.appsURL())
+	cpu1, err := d.srv.CPUTime(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logCost(t, tg.name, d.sum, cpu1-cpu0)
+	d.hist = d.led.History()
+	d.bodies, d.canon = generatedBodies(prof, d.users)
+	return d
+}
+
+// loadProfile loads the profile into the server at url through workload.Load
+// with a fresh ledger, and returns the load's summary and the ledger.
+func loadProfile(t *testing.T, name, url string, users []accounts.Account, prof *profile.Profile, photos, apps string) (workload.Summary, *ledger.Ledger) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
 	path := filepath.Join(t.TempDir(), "run.ledger")
-	lw, err := ledger.Create(path, time.Now(), ledger.Meta{Seed: drillSeed, Profile: prof.Name, Server: d.srv.URL})
+	lw, err := ledger.Create(path, time.Now(), ledger.Meta{Seed: drillSeed, Profile: prof.Name, Server: url})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var log strings.Builder
-	d.sum, err = workload.Load(ctx, workload.Config{
-		Server: d.srv.URL, Accounts: d.users, Profile: prof, Seed: drillSeed, Ledger: lw,
-		PhotosURL: d.photosURL(), AppsURL: d.appsURL(), Log: &log,
+	sum, err := workload.Load(ctx, workload.Config{
+		Server: url, Accounts: users, Profile: prof, Seed: drillSeed, Ledger: lw,
+		PhotosURL: photos, AppsURL: apps, Log: &log,
 	})
 	if cerr := lw.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
 	if err != nil {
-		t.Fatalf("load %s: %v\n%s", tg.name, err, log.String())
+		t.Fatalf("load %s: %v\n%s", name, err, log.String())
 	}
 	t.Logf("%s: load: %d attempts, %d ok, %d failed, %d ambiguous, %d refused, %d skipped in %s: %.1f acknowledged writes/s",
-		tg.name, d.sum.Attempts, d.sum.OK, d.sum.Failed, d.sum.Ambiguous, d.sum.Refused, d.sum.Skipped,
-		d.sum.Duration.Round(time.Millisecond), d.sum.AckedPerSecond())
+		name, sum.Attempts, sum.OK, sum.Failed, sum.Ambiguous, sum.Refused, sum.Skipped,
+		sum.Duration.Round(time.Millisecond), sum.AckedPerSecond())
 	if log.Len() > 0 {
-		t.Logf("%s: load warnings:\n%s", tg.name, tail(log.String(), 30))
+		t.Logf("%s: load warnings:\n%s", name, tail(log.String(), 30))
 	}
-	if d.led, err = ledger.Load(path); err != nil {
+	led, err := ledger.Load(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	d.hist = d.led.History()
-	d.bodies, d.canon = generatedBodies(prof, d.users)
-	return d
+	return sum, led
+}
+
+// logCost logs what a load cost the server: its containers' CPU time in all
+// and per acknowledged write.
+func logCost(t *testing.T, name string, sum workload.Summary, cpu time.Duration) {
+	t.Helper()
+	per := "n/a"
+	if sum.OK > 0 {
+		per = fmt.Sprintf("%.2f ms", float64(cpu)/float64(sum.OK)/1e6)
+	}
+	t.Logf("%s: cost: server CPU %s for %d acknowledged writes (%s CPU per write; wall %.1f writes/s)",
+		name, cpu.Round(time.Millisecond), sum.OK, per, sum.AckedPerSecond())
 }
 
 // photosURL and appsURL are the templates the load and the observer use: the

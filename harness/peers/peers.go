@@ -20,6 +20,7 @@ package peers
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ import (
 
 	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/stack"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tcexec "github.com/testcontainers/testcontainers-go/exec"
@@ -279,4 +281,35 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// CPUTime returns the CPU time the server's containers (DAViCal's database
+// included) have used since they started, from their cgroups: the cost of a
+// load, measured beside its duration.
+func (s *Server) CPUTime(ctx context.Context) (time.Duration, error) {
+	ids := []string{s.Container.GetContainerID()}
+	if s.Postgres != nil {
+		ids = append(ids, s.Postgres.Container.GetContainerID())
+	}
+	return ContainersCPUTime(ctx, s.run, ids...)
+}
+
+// ContainersCPUTime sums the CPU time the containers have used since they
+// started (e.g. a reference stack's, as a baseline beside a server's).
+func ContainersCPUTime(ctx context.Context, run *stack.Run, ids ...string) (time.Duration, error) {
+	var total time.Duration
+	for _, id := range ids {
+		res, err := run.Docker.ContainerStats(ctx, id, client.ContainerStatsOptions{})
+		if err != nil {
+			return 0, fmt.Errorf("read cpu time of %s: %w", id[:min(12, len(id))], err)
+		}
+		var st container.StatsResponse
+		err = json.NewDecoder(res.Body).Decode(&st)
+		res.Body.Close()
+		if err != nil {
+			return 0, fmt.Errorf("read cpu time of %s: %w", id[:min(12, len(id))], err)
+		}
+		total += time.Duration(st.CPUStats.CPUUsage.TotalUsage)
+	}
+	return total, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/firedrill/firedrill/harness/peers"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/stack/stacktest"
+	"github.com/moby/moby/client"
 )
 
 func TestMain(m *testing.M) { os.Exit(stacktest.Main(m)) }
@@ -64,8 +65,8 @@ func propfind(t *testing.T, u string, a accounts.Account) (int, string) {
 }
 
 // TestStartLoginsAndCleanup starts each server with two users: both log in,
-// a wrong password is refused, one user cannot read the other's principal
-// collections, and Terminate leaves nothing of the server behind.
+// a wrong password is refused, and Terminate leaves nothing of the server
+// behind.
 func TestStartLoginsAndCleanup(t *testing.T) {
 	run := needDocker(t)
 	users := accounts.Generate(2, 7)
@@ -73,11 +74,15 @@ func TestStartLoginsAndCleanup(t *testing.T) {
 		t.Run(srv.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
+			before := runObjects(t, run)
 			s, err := srv.run(ctx, run, users)
 			if err != nil {
 				t.Fatalf("start %s: %v", srv.name, err)
 			}
 			t.Cleanup(func() { s.Terminate(context.Background()) })
+			if n := runObjects(t, run); n <= before {
+				t.Errorf("the running %s shows no Docker objects with the run's label (%d before, %d now)", srv.name, before, n)
+			}
 			t.Logf("%s ready at %s in %s", srv.name, s.URL, s.StartupTime)
 			for _, u := range users {
 				if code, body := propfind(t, s.URL+"/", u); code != http.StatusMultiStatus || !strings.Contains(body, u.Username) {
@@ -88,6 +93,55 @@ func TestStartLoginsAndCleanup(t *testing.T) {
 			if code, _ := propfind(t, s.URL+"/", bad); code != http.StatusUnauthorized {
 				t.Errorf("PROPFIND with a wrong password: %d, want 401", code)
 			}
+			if err := s.Terminate(ctx); err != nil {
+				t.Errorf("terminate %s: %v", srv.name, err)
+			}
+			if n := runObjects(t, run); n != before {
+				t.Errorf("after Terminate, the run has %d labelled Docker objects, want the %d it had before %s started", n, before, srv.name)
+			}
 		})
+	}
+}
+
+// runObjects counts the containers, networks and volumes labelled with the run.
+func runObjects(t *testing.T, run *stack.Run) int {
+	t.Helper()
+	ctx := context.Background()
+	f := make(client.Filters).Add("label", stack.LabelRun+"="+run.ID)
+	cs, err := run.Docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := run.Docker.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := run.Docker.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(cs.Items) + len(ns.Items) + len(vs.Items)
+}
+
+// TestBadUsers checks that every server refuses users it cannot take with an
+// error naming the user and what is wrong, before it touches Docker.
+func TestBadUsers(t *testing.T) {
+	for _, tc := range []struct {
+		users []accounts.Account
+		want  string
+	}{
+		{nil, "no users"},
+		{[]accounts.Account{{Username: "a/b", Password: "x"}}, `user 1 name "a/b"`},
+		{[]accounts.Account{{Username: "a:b", Password: "x"}}, `user 1 name "a:b"`},
+		{[]accounts.Account{{Username: "ok", Password: "x"}, {Username: "OK", Password: "y"}}, `user "OK" given twice`},
+		{[]accounts.Account{{Username: "ok", Password: ""}}, `"ok" has an empty password`},
+		{[]accounts.Account{{Username: "ok", Password: "a\nb"}}, "line break"},
+	} {
+		for _, srv := range servers {
+			_, err := srv.run(context.Background(), nil, tc.users)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "start "+srv.name) {
+				t.Errorf("%s with %v: %v, want an error naming %q", srv.name, tc.users, err, tc.want)
+			}
+		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 var xandikos = target{
 	name:    "xandikos",
 	run:     peers.RunXandikos,
-	hosts:   []model.Kind{model.KindContact, model.KindEvent, model.KindTodo, model.KindNote, model.KindPhoto},
+	hosts:   model.Kinds, // photos and app data in plain WebDAV collections made with MKCOL
 	planter: func(s *peers.Server) planter { return xandikosStore{s: s} },
 }
 
