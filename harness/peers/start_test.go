@@ -24,12 +24,14 @@ func TestMain(m *testing.M) { os.Exit(stacktest.Main(m)) }
 type runFunc func(ctx context.Context, run *stack.Run, users []accounts.Account, opts ...peers.Option) (*peers.Server, error)
 
 var servers = []struct {
-	name string
-	run  runFunc
+	name    string
+	run     runFunc
+	opts    []peers.Option
+	defects func(t *testing.T, s *peers.Server, a accounts.Account)
 }{
-	{"radicale", peers.RunRadicale},
-	{"xandikos", peers.RunXandikos},
-	{"davical", peers.RunDavical},
+	{"radicale", peers.RunRadicale, []peers.Option{peers.WithHomeCollections()}, radicaleDefects},
+	{"xandikos", peers.RunXandikos, nil, xandikosDefects},
+	{"davical", peers.RunDavical, nil, davicalDefects},
 }
 
 // needDocker skips the test when no Docker Engine answers.
@@ -64,10 +66,11 @@ func propfind(t *testing.T, u string, a accounts.Account) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// TestStartLoginsAndCleanup starts each server with two users: both log in,
-// a wrong password is refused, and Terminate leaves nothing of the server
-// behind.
-func TestStartLoginsAndCleanup(t *testing.T) {
+// TestServers starts each server with two users: both log in, a wrong
+// password is refused, the server's documented defects are still what
+// docs/compatibility.md says (defects_test.go), and Terminate leaves nothing
+// of the server behind.
+func TestServers(t *testing.T) {
 	run := needDocker(t)
 	users := accounts.Generate(2, 7)
 	for _, srv := range servers {
@@ -75,7 +78,7 @@ func TestStartLoginsAndCleanup(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			before := runObjects(t, run)
-			s, err := srv.run(ctx, run, users)
+			s, err := srv.run(ctx, run, users, srv.opts...)
 			if err != nil {
 				t.Fatalf("start %s: %v", srv.name, err)
 			}
@@ -93,6 +96,7 @@ func TestStartLoginsAndCleanup(t *testing.T) {
 			if code, _ := propfind(t, s.URL+"/", bad); code != http.StatusUnauthorized {
 				t.Errorf("PROPFIND with a wrong password: %d, want 401", code)
 			}
+			t.Run("documented defects", func(t *testing.T) { srv.defects(t, s, users[1]) })
 			if err := s.Terminate(ctx); err != nil {
 				t.Errorf("terminate %s: %v", srv.name, err)
 			}
