@@ -33,7 +33,9 @@ const davicalDBAlias = "davical-db"
 // /caldav.php/<user>/apps/, plain WebDAV collections made with MKCOL.
 // Server.Postgres is the database, Server.DSN reaches it.
 func RunDavical(ctx context.Context, run *stack.Run, users []accounts.Account, opts ...Option) (*Server, error) {
-	cfg := newConfig(images.Davical, opts)
+	// Creating the schema runs a few hundred statements: on a loaded machine
+	// that alone has taken over a minute.
+	cfg := newConfig(images.Davical, append([]Option{WithStartupTimeout(4 * time.Minute)}, opts...))
 	if err := checkUsers("davical", users, nil); err != nil {
 		return nil, err
 	}

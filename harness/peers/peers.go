@@ -83,7 +83,8 @@ type config struct {
 // server's kind).
 func WithName(name string) Option { return func(c *config) { c.name = name } }
 
-// WithStartupTimeout bounds the wait for the server to answer (default 2 minutes).
+// WithStartupTimeout bounds the wait for the server to answer (default 2
+// minutes, DAViCal 4).
 func WithStartupTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
 
 // WithEnv adds environment variables to the server's container, e.g.
