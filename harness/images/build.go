@@ -61,6 +61,8 @@ func Build(ctx context.Context, cli client.APIClient, opts BuildOptions, names .
 			buildErr = buildGoScratch(ctx, cli, ref, "fixtures/images/syncd", "syncd", opts.Log, goBuildSyncd)
 		case Toxiproxy:
 			buildErr = buildGoScratch(ctx, cli, ref, "fixtures/images/toxiproxy", "toxiproxy-server", opts.Log, goInstallToxiproxy)
+		case Radicale, Xandikos, Davical:
+			buildErr = buildDebian(ctx, cli, ref, debianImages[name], opts.Log)
 		}
 		if buildErr != nil {
 			return fmt.Errorf("build image %s: %w", ref, buildErr)

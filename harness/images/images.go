@@ -1,6 +1,7 @@
 // Package images names and builds the container images firedrill runs, with no
-// registry: PostgreSQL from a Debian rootfs made by mmdebstrap and imported, syncd
-// and Toxiproxy as static Go binaries in FROM scratch images. Each image's tag is a
+// registry: PostgreSQL and the third-party DAV servers (Radicale, Xandikos,
+// DAViCal) from Debian rootfs made by mmdebstrap and imported, syncd and
+// Toxiproxy as static Go binaries in FROM scratch images. Each image's tag is a
 // hash of its recipe (and, for syncd, of its source), so an unchanged recipe is
 // never rebuilt and a changed one can never be mistaken for the old image.
 package images
@@ -25,10 +26,14 @@ const (
 	Postgres  = "postgres"  // PostgreSQL 15 server and client tools; also the backup agent
 	Syncd     = "syncd"     // the reference sync server
 	Toxiproxy = "toxiproxy" // the network fault proxy
+	// Third-party DAV servers, test targets for load and verify (harness/peers).
+	Radicale = "radicale" // Radicale 3.1: CardDAV and CalDAV, file storage
+	Xandikos = "xandikos" // Xandikos 0.2.8, one process per user behind nginx
+	Davical  = "davical"  // DAViCal 1.1.12 on Apache, its database in firedrill/postgres
 )
 
 // All lists every recipe in build order.
-var All = []string{Postgres, Syncd, Toxiproxy}
+var All = []string{Postgres, Syncd, Toxiproxy, Radicale, Xandikos, Davical}
 
 // recipeVersion changes when the build procedure itself changes, so that every
 // image is rebuilt even though no recipe file changed.
@@ -46,6 +51,9 @@ var recipes = map[string]recipe{
 	Postgres:  {repo: "firedrill/postgres", prefix: "15-", alias: "15", inputs: []string{"fixtures/images/postgres"}},
 	Syncd:     {repo: "firedrill/syncd", alias: "latest", inputs: []string{"fixtures/images/syncd", "fixtures/syncd", "go.mod", "go.sum"}},
 	Toxiproxy: {repo: "firedrill/toxiproxy", alias: "latest", inputs: []string{"fixtures/images/toxiproxy"}},
+	Radicale:  {repo: "firedrill/radicale", prefix: "3.1-", alias: "3.1", inputs: []string{"fixtures/images/radicale"}},
+	Xandikos:  {repo: "firedrill/xandikos", prefix: "0.2.8-", alias: "0.2.8", inputs: []string{"fixtures/images/xandikos"}},
+	Davical:   {repo: "firedrill/davical", prefix: "1.1.12-", alias: "1.1.12", inputs: []string{"fixtures/images/davical"}},
 }
 
 var (
