@@ -14,18 +14,28 @@ import (
 	"github.com/firedrill/firedrill/harness/report"
 	"github.com/firedrill/firedrill/harness/verify"
 	"github.com/firedrill/firedrill/harness/verify/regen"
+	"github.com/firedrill/firedrill/harness/workload/profile"
 )
 
 // NewVerifyInput returns the verifier's input for a run's ledger and target,
 // with the bodies its phones wrote regenerated from the ledger's seed and
-// profile, so a changed item is explained property by property; a ledger
-// whose profile this build does not know is checked without explanations.
+// profile, so a changed item is explained property by property, the kinds
+// its profile plans (a planned kind never written is not covered), and
+// canon.Compare to tell a server's rewrites from damage; a ledger whose
+// profile this build does not know is checked without explanations.
 func NewVerifyInput(l *ledger.Ledger, in VerifyInput) verify.Input {
 	vi := verify.Input{Ledger: l, Mode: in.Mode, RecoveryPoint: in.RecoveryPoint, Lower: in.Lower, Upper: in.Upper}
 	if src, err := regen.New(l.Meta); err == nil {
 		vi.Written = src.Written
 	}
 	vi.Explain = explain
+	if p, err := profile.Load(l.Meta.Profile); err == nil {
+		for _, k := range model.Kinds {
+			if p.ItemRange(k).Max > 0 {
+				vi.Planned = append(vi.Planned, k)
+			}
+		}
+	}
 	return vi
 }
 

@@ -153,3 +153,32 @@ func davicalDefects(t *testing.T, s *peers.Server, a accounts.Account) {
 		t.Errorf("D3: moving an organized event no longer resets PARTSTAT:\n%s", got)
 	}
 }
+
+// hasListValue reports whether an unfolded line of body for property name
+// holds a list: a comma that separates values (escaped, when escaped is set:
+// a comma that belongs to one value).
+func hasListValue(body []byte, name string, escaped bool) bool {
+	unfolded := strings.NewReplacer("\r\n ", "", "\r\n\t", "", "\n ", "", "\n\t", "").Replace(string(body))
+	for _, line := range strings.Split(unfolded, "\n") {
+		line = strings.TrimRight(line, "\r")
+		head, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		if prop, _, _ := strings.Cut(head, ";"); !strings.EqualFold(prop, name) {
+			continue
+		}
+		for i := 0; i < len(value); i++ {
+			switch {
+			case value[i] == '\\' && i+1 < len(value):
+				if escaped && value[i+1] == ',' {
+					return true
+				}
+				i++
+			case value[i] == ',' && !escaped:
+				return true
+			}
+		}
+	}
+	return false
+}

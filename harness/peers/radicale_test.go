@@ -22,6 +22,9 @@ var radicale = target{
 		if k == model.KindContact && bytes.Contains(body, []byte("VERSION:4.0")) && bytes.Contains(body, []byte("\nPHOTO:data:")) {
 			return "Radicale drops the data of vCard 4 inline photos"
 		}
+		if k == model.KindContact && hasListValue(body, "NICKNAME", false) {
+			return "Radicale keeps only the first value of a NICKNAME list"
+		}
 		return ""
 	},
 	planter: func(s *peers.Server) planter { return fileStore{s: s, find: radicaleFind, after: s.RadicaleDropCache} },

@@ -248,17 +248,21 @@ func (c *Checker) kindSummaries() ([]KindSummary, []string) {
 	var notCovered []string
 	for _, k := range model.Kinds {
 		w, n := c.idx.kinds[k], c.kinds[k]
-		if w.writes == 0 && n == (Counts{}) && c.notOffered[k] == 0 {
+		planned := slices.Contains(c.in.Planned, k)
+		if w.writes == 0 && n == (Counts{}) && c.notOffered[k] == 0 && !planned {
 			continue
 		}
 		s := KindSummary{
-			Kind: k.String(), Covered: w.writes == 0 || w.acked > 0,
+			Kind: k.String(), Covered: (w.writes == 0 && !planned) || w.acked > 0,
 			Users: w.users, Writes: w.writes, AckedWrites: w.acked, Refused: w.refused, AmbiguousWrites: w.ambiguous,
 			NotOfferedUsers: c.notOffered[k],
 			Items:           n.Items, NotCovered: n.NotCovered, Lost: n.Lost, Changed: n.Changed, Resurrected: n.Resurrected,
 			Foreign: n.Foreign, Moved: n.Moved, Duplicate: n.Duplicate, Unreadable: n.Unreadable, Rewritten: n.Rewritten,
 		}
 		switch {
+		case !s.Covered && w.writes == 0:
+			s.Reason = fmt.Sprintf("the load planned %ss but made no write of them: the server offers no %s collection, or refused to make one", k, k)
+			notCovered = append(notCovered, k.String())
 		case !s.Covered:
 			s.Reason = fmt.Sprintf("%s, none acknowledged", writeOutcomes(w))
 			if c.notOffered[k] > 0 {
@@ -339,7 +343,7 @@ func (c *Checker) conclude(res *Result) {
 	case n.Acked == 0:
 		res.Status = Unknown
 		res.Reason = fmt.Sprintf("nothing verified: the ledger holds no acknowledged write to check among %d users (%d items of kinds not covered)", n.Users, n.NotCovered)
-	case n.NotCovered > 0 || n.NotCoveredUsers > 0:
+	case n.NotCovered > 0 || n.NotCoveredUsers > 0 || len(res.NotCovered) > 0:
 		res.Status = Unknown
 		what := fmt.Sprintf("%d users could not be verified in full", n.NotCoveredUsers)
 		for _, u := range res.Users {
@@ -348,8 +352,10 @@ func (c *Checker) conclude(res *Result) {
 				break
 			}
 		}
-		if len(res.NotCovered) > 0 {
+		if len(res.NotCovered) > 0 && n.NotCovered > 0 {
 			what = fmt.Sprintf("%d items of kinds the server acknowledged no write of (%s) were not verified", n.NotCovered, c.notCoveredReasons(res))
+		} else if len(res.NotCovered) > 0 {
+			what = fmt.Sprintf("kinds not covered: %s", c.notCoveredReasons(res))
 		}
 		res.Reason = fmt.Sprintf("%s; the other %d items of %d users are intact", what, n.Items, n.Users)
 	case n.RewrittenUsers > 0:

@@ -172,3 +172,21 @@ func TestKindSummaries(t *testing.T) {
 		t.Errorf("not covered %q, refused %d", res.NotCovered, res.Counts.Refused)
 	}
 }
+
+// TestAPlannedKindNeverWrittenIsNotCovered: a server that offered no photo
+// collection (and refused to make one) leaves the ledger without a single
+// photo write; the kinds the load planned say that photos were not covered,
+// and the run is not a pass.
+func TestAPlannedKindNeverWrittenIsNotCovered(t *testing.T) {
+	f := newFixture(t)
+	f.put("ann", "note/a.ics", noteBody("a", "x"), ledger.OK, true)
+	in := Input{Ledger: f.load(), Observation: f.observe(), Mode: Latest, RecoveryPoint: f.now(), Planned: []model.Kind{model.KindNote, model.KindPhoto}}
+	res := Check(in)
+	if res.Status != Unknown || !slices.Contains(res.NotCovered, "photo") || !strings.Contains(res.Reason, "planned photos but made no write") {
+		t.Fatalf("status %s, not covered %v: %s; want unknown with photos not covered", res.Status, res.NotCovered, res.Reason)
+	}
+	in.Planned = []model.Kind{model.KindNote}
+	if res := Check(in); res.Status != Pass {
+		t.Errorf("with only notes planned: status %s (%s), want pass", res.Status, res.Reason)
+	}
+}

@@ -80,6 +80,11 @@ type Input struct {
 	// item moved to another collection of its user cannot be seen, and the
 	// result says so in its Notes.
 	Collection func(user, key string) string
+	// Planned optionally lists the kinds the load meant to write (from its
+	// profile). A planned kind of which the ledger holds no write at all (the
+	// server offered no collection for it and refused to make one) is not
+	// covered, never silently absent from the verdict.
+	Planned []model.Kind
 	// Limits bound what the result lists; zero fields take the defaults.
 	Limits Limits
 }
