@@ -18,7 +18,7 @@ NIGHTLY_REPEAT ?= 0
 # Packages with plain Go tests: everything but the scenario suite, which runs by label.
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/scenarios$$')
 
-.PHONY: all deps docker images test lint unit smoke drill nightly bench
+.PHONY: all deps docker images test lint unit fuzz smoke drill nightly bench
 
 all: test
 
@@ -39,7 +39,7 @@ docker:
 images: deps docker
 	$(GO) run ./cmd/firedrill-images
 
-test: images lint unit smoke
+test: images lint unit fuzz smoke
 
 # lint runs go vet and staticcheck (pinned in go.mod as a tool); both must be clean.
 lint:
@@ -48,6 +48,15 @@ lint:
 
 unit:
 	$(GO) test -timeout 20m $(UNIT_PKGS)
+
+# fuzz runs each fuzzer briefly beyond its seed corpus (which unit runs): the
+# ledger's loader against cuts and flips, the DAV client's multistatus parser,
+# canon's canonical form. FUZZTIME=5m for a longer hunt.
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./harness/ledger
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMultistatus$$' -fuzztime $(FUZZTIME) ./harness/dav
+	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) ./harness/canon
 
 smoke:
 	@if [ -d scenarios ] && ls scenarios/*_test.go >/dev/null 2>&1; then \
