@@ -8,7 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Provision creates accounts on a server speaking the reference server's admin
@@ -21,43 +22,21 @@ func Provision(ctx context.Context, hc *http.Client, server, token string, accts
 		hc = http.DefaultClient
 	}
 	endpoint := strings.TrimSuffix(server, "/") + "/admin/users"
-	concurrency = max(1, concurrency)
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-		next     = make(chan Account)
-	)
-	for i := 0; i < concurrency; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for a := range next {
-				if err := provisionOne(ctx, hc, endpoint, token, a); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, concurrency))
 	for _, a := range accts {
-		mu.Lock()
-		stop := firstErr != nil
-		mu.Unlock()
-		if stop || ctx.Err() != nil {
-			break
+		if gctx.Err() != nil {
+			break // the first failure stops the rest
 		}
-		next <- a
+		g.Go(func() error { return provisionOne(gctx, hc, endpoint, token, a) })
 	}
-	close(next)
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		return fmt.Errorf("provision accounts: %w", ctx.Err())
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	return firstErr
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("provision accounts: %w", err)
+	}
+	return nil
 }
 
 func provisionOne(ctx context.Context, hc *http.Client, endpoint, token string, a Account) error {

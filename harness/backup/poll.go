@@ -2,11 +2,10 @@ package backup
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 
+	"github.com/firedrill/firedrill/harness/retry"
 	"github.com/firedrill/firedrill/harness/stack"
 )
 
@@ -19,36 +18,10 @@ func primaryRunning(ctx context.Context, pg *stack.Postgres) bool {
 // quoteLiteral quotes s as an SQL string literal.
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// poll calls fn every interval until it reports done, returns an error, or the
-// timeout passes.
+// poll calls fn every interval until it reports done, returns an error made
+// with retry.Stop, or the timeout passes (retry.Until under a deadline).
 func poll(ctx context.Context, timeout, interval time.Duration, fn func(context.Context) (bool, error)) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var last error
-	for {
-		done, err := fn(ctx)
-		if done && err == nil {
-			return nil
-		}
-		if err != nil {
-			var fatal *fatalError
-			if errors.As(err, &fatal) {
-				return fatal.err
-			}
-			last = err
-		}
-		select {
-		case <-ctx.Done():
-			if last != nil {
-				return fmt.Errorf("%w (last error: %v)", ctx.Err(), last)
-			}
-			return ctx.Err()
-		case <-time.After(interval):
-		}
-	}
+	return retry.Until(ctx, interval, fn)
 }
-
-// fatalError stops a poll at once.
-type fatalError struct{ err error }
-
-func (e *fatalError) Error() string { return e.err.Error() }

@@ -10,6 +10,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/firedrill/firedrill/harness/backup/wal"
+	"github.com/firedrill/firedrill/harness/retry"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/stack/tools"
 	"github.com/firedrill/firedrill/harness/timeline"
@@ -261,7 +262,7 @@ func waitPromoted(ctx context.Context, pg *stack.Postgres, timeout time.Duration
 		}
 		if lsn != nil {
 			if p.LSN, err = wal.ParseLSN(*lsn); err != nil {
-				return false, &fatalError{err}
+				return false, retry.Stop(err)
 			}
 		}
 		if last != nil {

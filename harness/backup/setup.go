@@ -9,6 +9,7 @@ import (
 
 	"github.com/firedrill/firedrill/harness/backup/wal"
 	"github.com/firedrill/firedrill/harness/images"
+	"github.com/firedrill/firedrill/harness/retry"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/stack/tools"
 	"github.com/jackc/pgx/v5"
@@ -158,7 +159,7 @@ func (ss *Session) waitStreaming(ctx context.Context, timeout time.Duration) err
 	app := ss.cat.WAL.ApplicationName
 	err := poll(ctx, timeout, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
 		if st, err := ss.receiver.State(ctx); err == nil && !st.Running {
-			return false, &fatalError{fmt.Errorf("pg_receivewal exited (code %d): %s", st.ExitCode, logTail(ctx, ss.run, ss.receiver.GetContainerID(), 8))}
+			return false, retry.Stop(fmt.Errorf("pg_receivewal exited (code %d): %s", st.ExitCode, logTail(ctx, ss.run, ss.receiver.GetContainerID(), 8)))
 		}
 		var state string
 		err := ss.query(ctx, func(c *pgx.Conn) error {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firedrill/firedrill/harness/retry"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/jackc/pgx/v5"
 	"github.com/moby/moby/api/types/container"
@@ -179,22 +180,13 @@ func (e *Env) ready(ctx context.Context, target string) error {
 	return poll(ctx, probe)
 }
 
-// poll calls probe until it succeeds or ctx ends, and then returns the last error.
+// poll calls probe until it succeeds or ctx ends, each call bounded to 5 s,
+// and then returns the last error.
 func poll(ctx context.Context, probe func(context.Context) error) error {
-	var last error
-	for {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		last = probe(pctx)
-		cancel()
-		if last == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return retry.Until(ctx, 200*time.Millisecond, retry.PerTry(5*time.Second, func(ctx context.Context) (bool, error) {
+		err := probe(ctx)
+		return err == nil, err
+	}))
 }
 
 func pingPostgres(ctx context.Context, p *stack.Postgres) error {

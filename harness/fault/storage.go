@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firedrill/firedrill/harness/retry"
 	"github.com/firedrill/firedrill/harness/seed"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/stack/tools"
@@ -399,18 +400,16 @@ func (f *LoseDomain) Inject(ctx context.Context, env *Env) error {
 // removeVolume removes a volume, retrying briefly while Docker still counts a
 // just-removed container as its user.
 func removeVolume(ctx context.Context, env *Env, name string) error {
-	var err error
-	for range 50 {
-		if _, err = env.Run.Docker.VolumeRemove(ctx, name, client.VolumeRemoveOptions{Force: true}); err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("remove volume %s: %w", name, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := retry.Until(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
+		_, err := env.Run.Docker.VolumeRemove(ctx, name, client.VolumeRemoveOptions{Force: true})
+		return err == nil, err
+	})
+	if err != nil {
+		return fmt.Errorf("remove volume %s: %w", name, err)
 	}
-	return fmt.Errorf("remove volume %s: %w", name, err)
+	return nil
 }
 
 // Recover implements Fault: nothing comes back without a restore.

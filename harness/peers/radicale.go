@@ -11,6 +11,7 @@ import (
 
 	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/images"
+	"github.com/firedrill/firedrill/harness/retry"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/testcontainers/testcontainers-go"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
@@ -158,24 +159,20 @@ func (p *propfindStrategy) WaitUntilReady(ctx context.Context, target wait.Strat
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	hc := &http.Client{Timeout: 10 * time.Second}
-	last := "no answer yet"
-	for {
+	err := retry.Until(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
 		if state, err := target.State(ctx); err == nil && state != nil && !state.Running {
-			return fmt.Errorf("wait for PROPFIND %s: the container stopped (exit code %d)", p.path, state.ExitCode)
+			return false, retry.Stop(fmt.Errorf("the container stopped (exit code %d)", state.ExitCode))
 		}
-		if code, err := p.try(ctx, hc, target); err == nil && code == http.StatusMultiStatus {
-			return nil
-		} else if err != nil {
-			last = err.Error()
-		} else {
-			last = fmt.Sprintf("status %d", code)
+		code, err := p.try(ctx, hc, target)
+		if err == nil && code != http.StatusMultiStatus {
+			err = fmt.Errorf("status %d", code)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for PROPFIND %s as %s to answer 207: %w (last: %s)", p.path, p.user.Username, ctx.Err(), last)
-		case <-time.After(100 * time.Millisecond):
-		}
+		return err == nil, err
+	})
+	if err != nil {
+		return fmt.Errorf("wait for PROPFIND %s as %s to answer 207: %w", p.path, p.user.Username, err)
 	}
+	return nil
 }
 
 func (p *propfindStrategy) try(ctx context.Context, hc *http.Client, target wait.StrategyTarget) (int, error) {
