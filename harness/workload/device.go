@@ -111,7 +111,35 @@ func (d *device) backoff(ctx context.Context, n int, res dav.WriteResult) (bool,
 // retries transient failures as a phone does, and a refused login is final.
 // With create it makes the collections the account lacks, as a phone about to
 // write does (see collections.go); without, it only finds out where they are.
+// setupPatience is how long a phone keeps trying to set itself up while the
+// server answers with transient failures (it is being restarted, say): a
+// phone that cannot sign in tries again later; it does not give up its user.
+const setupPatience = 2 * time.Minute
+
+// setupPatiently sets the phone up, starting again with backoff (the
+// profile's policy, honouring Retry-After) while setup fails transiently,
+// for at most setupPatience.
+func (d *device) setupPatiently(ctx context.Context) error {
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		err := d.setup(ctx, true)
+		if err == nil || !dav.Transient(err) || time.Since(start) > setupPatience || ctx.Err() != nil {
+			return err
+		}
+		d.r.stats.Retries.Add(1)
+		wait := min(time.Duration(d.r.cfg.Profile.Retry.Base)<<min(attempt, 10), time.Duration(d.r.cfg.Profile.Retry.Max))
+		wait = max(wait, dav.RetryAfter(err))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
 func (d *device) setup(ctx context.Context, create bool) error {
+	// A setup may be tried again: start from what the phone knew before.
+	d.books, d.colls, d.skip = nil, map[model.Kind]string{}, map[model.Kind]string{}
 	acct, err := d.dav.Discover(ctx)
 	if err != nil {
 		return fmt.Errorf("set up phone: %w", err)
@@ -450,7 +478,7 @@ func statusText(res dav.WriteResult) string {
 // holding its user's items, including those its user's other phones wrote.
 // Failed syncs are counted and logged, not fatal: the plan goes on.
 func (d *device) run(ctx context.Context, ops []gen.Op, g opGate) error {
-	if err := d.setup(ctx, true); err != nil {
+	if err := d.setupPatiently(ctx); err != nil {
 		return err
 	}
 	d.syncLogged(ctx)
