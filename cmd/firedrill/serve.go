@@ -33,7 +33,6 @@ func livePage(ctx context.Context, e *env, addr string, public bool, sc drill.Sc
 		return ctx, nil, err
 	}
 	opts.Watch, opts.Next = hub, page.Next()
-	opts.Progress, opts.ProgressTTY = live.NewLineFeed(hub, opts.Progress, opts.ProgressTTY), true
 	fmt.Fprintf(e.stderr, "firedrill run: live page at %s\n", page.URL())
 	return drillCtx, func() {
 		if ctx.Err() == nil && hub.RunDir() != nil {

@@ -51,52 +51,89 @@ func explain(kind model.Kind, want, got []byte) verify.Comparison {
 	return out
 }
 
-// CheckAndSave verifies users one by one as they come and, when path is set,
-// saves them as an observation stream, keeping bodies only for the items a
-// person will read a diff of (changed or rewritten): for profile small that
-// is the difference between kilobytes and 75 MB. A read error stops it.
-func CheckAndSave(l *ledger.Ledger, users iter.Seq2[model.UserObservation, error], in VerifyInput, path string) (verify.Result, error) {
-	c := verify.NewChecker(NewVerifyInput(l, in))
-	var w *model.ObservationWriter
-	var f *os.File
+// Saver checks users one by one as the observer hands them over and saves
+// them as an observation stream, keeping bodies only for the items a person
+// will read a diff of (changed or rewritten): for profile small that is the
+// difference between kilobytes and 75 MB. Memory stays bounded: nothing of a
+// user is kept once it is checked and written.
+type Saver struct {
+	c    *verify.Checker
+	w    *model.ObservationWriter
+	f    *os.File
+	path string
+}
+
+// NewSaver starts checking against the ledger and, when path is set, saving
+// the observation there (written whole or not at all: it is renamed into
+// place by Close).
+func NewSaver(l *ledger.Ledger, in VerifyInput, path string) (*Saver, error) {
+	s := &Saver{c: verify.NewChecker(NewVerifyInput(l, in)), path: path}
 	if path != "" {
-		var err error
-		if f, err = os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*"); err != nil {
+		f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+		if err != nil {
+			return nil, fmt.Errorf("save observation: %w", err)
+		}
+		s.f, s.w = f, model.NewObservationWriter(f)
+	}
+	return s, nil
+}
+
+// User checks one user's observation and saves it.
+func (s *Saver) User(uo model.UserObservation) (verify.UserResult, error) {
+	ur := s.c.User(uo)
+	if s.w != nil {
+		if err := s.w.Write(KeepBodiesToExplain(uo, ur)); err != nil {
+			return ur, fmt.Errorf("save observation: %w", err)
+		}
+	}
+	return ur, nil
+}
+
+// Close finishes the check and the saved stream and returns the verdict.
+func (s *Saver) Close() (verify.Result, error) {
+	if s.f != nil {
+		err := s.w.Close()
+		if cerr := s.f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(s.f.Name(), s.path)
+		}
+		if err != nil {
+			os.Remove(s.f.Name())
 			return verify.Result{}, fmt.Errorf("save observation: %w", err)
 		}
-		defer func() {
-			if f != nil {
-				f.Close()
-				os.Remove(f.Name())
-			}
-		}()
-		w = model.NewObservationWriter(f)
+		s.f = nil
+	}
+	return s.c.Result(), nil
+}
+
+// Abandon removes a half-written stream (a read error stopped the check).
+func (s *Saver) Abandon() {
+	if s.f != nil {
+		s.f.Close()
+		os.Remove(s.f.Name())
+		s.f = nil
+	}
+}
+
+// CheckAndSave verifies users one by one as they come and, when path is set,
+// saves them as an observation stream (see Saver). A read error stops it.
+func CheckAndSave(l *ledger.Ledger, users iter.Seq2[model.UserObservation, error], in VerifyInput, path string) (verify.Result, error) {
+	s, err := NewSaver(l, in, path)
+	if err != nil {
+		return verify.Result{}, err
 	}
 	for uo, err := range users {
+		if err == nil {
+			_, err = s.User(uo)
+		}
 		if err != nil {
+			s.Abandon()
 			return verify.Result{}, fmt.Errorf("check observation: %w", err)
 		}
-		ur := c.User(uo)
-		if w != nil {
-			if err := w.Write(KeepBodiesToExplain(uo, ur)); err != nil {
-				return verify.Result{}, fmt.Errorf("save observation: %w", err)
-			}
-		}
 	}
-	if w != nil {
-		err := w.Close()
-		if err == nil {
-			err = f.Close()
-		}
-		if err == nil {
-			err = os.Rename(f.Name(), path)
-		}
-		if err != nil {
-			return verify.Result{}, fmt.Errorf("save observation: %w", err)
-		}
-		f = nil
-	}
-	return c.Result(), nil
+	return s.Close()
 }
 
 // CheckSaved re-verifies the observation saved at path, user by user.

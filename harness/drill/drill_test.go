@@ -95,7 +95,7 @@ func TestComparePhonesReportsOnlyPhonesThatDiffer(t *testing.T) {
 	}}}}
 	full := workload.DeviceStore{ID: "ann/1", User: "ann", Items: []workload.StoredItem{{Key: "contact/a.vcf", Digest: d1}, {Key: "note/b.ics", Digest: d2}}}
 	partial := workload.DeviceStore{ID: "ann/2", User: "ann", Items: []workload.StoredItem{{Key: "contact/a.vcf", Digest: d1}}}
-	got := comparePhones([]workload.DeviceStore{full, partial}, obs)
+	got := comparePhones([]workload.DeviceStore{full, partial}, obs.Users[0])
 	if len(got) != 1 || !strings.HasPrefix(got[0], "ann/2:") || !strings.Contains(got[0], "note/b.ics") {
 		t.Fatalf("comparePhones = %q, want one line for ann/2 naming note/b.ics", got)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/observe"
@@ -35,11 +36,6 @@ func (d *runner) verify(ctx context.Context) (string, error) {
 	if d.backups.restored != nil {
 		end = d.backups.restored.Begin("verified")
 	}
-	obs, err := observe.Observe(ctx, observe.Options{Server: url, Accounts: d.phones.accts, KeepBodies: true,
-		Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY})
-	if err != nil {
-		return "", fmt.Errorf("observe users: %w", err)
-	}
 	if d.found.target.Mode == "" {
 		d.found.target = VerifyInput{Mode: verify.Latest, RecoveryPoint: d.phones.ledger.Now()}
 	}
@@ -50,7 +46,34 @@ func (d *runner) verify(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	res, err := CheckAndSave(l, Users(obs), d.found.target, d.dir.ObservationPath())
+	saver, err := NewSaver(l, d.found.target, d.dir.ObservationPath())
+	if err != nil {
+		return "", err
+	}
+	// Users are checked as the observer reads them, in account order: a
+	// million users never sit in memory at once. Phones that resynced are
+	// compared with their user's observation as it passes.
+	stores := map[string][]workload.DeviceStore{}
+	var nStores int
+	if d.found.resynced {
+		for _, st := range d.phones.fleet.Stores() {
+			stores[st.User] = append(stores[st.User], st)
+			nStores++
+		}
+	}
+	prog := d.verifyProgress(int64(len(d.phones.accts)))
+	err = observe.Each(ctx, observe.Options{Server: url, Accounts: d.phones.accts, KeepBodies: true,
+		Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY}, func(uo model.UserObservation) error {
+		ur, err := saver.User(uo)
+		prog(ur)
+		d.found.phones = append(d.found.phones, comparePhones(stores[uo.User], uo)...)
+		return err
+	})
+	if err != nil {
+		saver.Abandon()
+		return "", fmt.Errorf("observe users: %w", err)
+	}
+	res, err := saver.Close()
 	if err != nil {
 		return "", err
 	}
@@ -60,10 +83,8 @@ func (d *runner) verify(ctx context.Context) (string, error) {
 	d.found.result = &res
 	said := res.Summary(5, 3)
 	if d.found.resynced {
-		stores := d.phones.fleet.Stores()
-		d.found.phones = comparePhones(stores, *obs)
 		if len(d.found.phones) == 0 {
-			said += fmt.Sprintf("; all %d phones hold exactly what the service holds", len(stores))
+			said += fmt.Sprintf("; all %d phones hold exactly what the service holds", nStores)
 		} else {
 			said += fmt.Sprintf("; %d phones differ from the service: %s", len(d.found.phones), strings.Join(first(d.found.phones, 3), "; "))
 		}
@@ -74,20 +95,46 @@ func (d *runner) verify(ctx context.Context) (string, error) {
 	return said, nil
 }
 
-// comparePhones returns, for each phone whose local store differs from what the
-// service returned for its user, a line saying how.
-func comparePhones(stores []workload.DeviceStore, obs model.Observation) []string {
-	byUser := map[string]model.UserObservation{}
-	for _, u := range obs.Users {
-		byUser[u.User] = u
-	}
+// comparePhones returns, for each of a user's phones whose local store
+// differs from what the service returned for the user, a line saying how.
+func comparePhones(stores []workload.DeviceStore, uo model.UserObservation) []string {
 	var out []string
 	for _, st := range stores {
-		if diff := workload.CompareStore(st, byUser[st.User]); !diff.Empty() {
+		if diff := workload.CompareStore(st, uo); !diff.Empty() {
 			out = append(out, st.ID+": "+diff.String())
 		}
 	}
 	return out
+}
+
+// verifyProgress returns what to call with each user's verdict: it tells the
+// watcher, at most every progressEvery, how many users are verified and how
+// many are intact or damaged so far, with an ETA.
+func (d *runner) verifyProgress(total int64) func(verify.UserResult) {
+	w := d.opts.Watch
+	if w == nil {
+		return func(verify.UserResult) {}
+	}
+	start, last := time.Now(), time.Time{}
+	var done, intact, damaged int64
+	return func(ur verify.UserResult) {
+		done++
+		switch ur.Verdict {
+		case verify.Intact, verify.Rewritten:
+			intact++
+		case verify.Damaged, verify.Unreadable:
+			damaged++
+		}
+		if time.Since(last) < progressEvery && done < total {
+			return
+		}
+		last = time.Now()
+		p := Progress{At: last, Phase: "verify", Done: done, Total: total, Unit: "users", Intact: intact, Damaged: damaged}
+		if el := time.Since(start); done < total {
+			p.ETA = time.Duration(float64(el) * float64(total-done) / float64(done))
+		}
+		w.Progress(p)
+	}
 }
 
 // first returns at most n lines, the last saying how many more there are.

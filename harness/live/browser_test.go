@@ -120,7 +120,7 @@ func TestLivePageInBrowser(t *testing.T) {
 	ran := make(chan result, 1)
 	go func() {
 		out, err := drill.Execute(drillCtx, sc, drill.Options{Seed: 5, Reports: t.TempDir(), Step: true, Out: &narration,
-			Watch: hub, Next: srv.Next(), Progress: live.NewLineFeed(hub, nil, false), ProgressTTY: true})
+			Watch: hub, Next: srv.Next()})
 		ran <- result{out, err}
 	}()
 
@@ -139,7 +139,7 @@ func TestLivePageInBrowser(t *testing.T) {
 		func(s live.State) bool { return countFaults(s) > 0 })
 	w.shoot(shots, "1-load-with-fault.png")
 	w.clickNext(3) // verify
-	w.until("the verification's progress", func(p probe) bool { return strings.Contains(p.Phases, "Reading every user back") || !p.Live },
+	w.until("the verification's progress", func(p probe) bool { return strings.Contains(p.Phases, "Verifying users") || !p.Live },
 		func(s live.State) bool { return hasPhase(s, "observe") || hasPhase(s, "verify") })
 	w.shoot(shots, "2-verification.png")
 	final := w.until("the final report", func(p probe) bool { return !p.Live && p.Verdict != "" },

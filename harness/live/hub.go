@@ -46,7 +46,6 @@ type Hub struct {
 	dir     *report.RunDir // set when the run ended and its report was written
 
 	base     *drill.Progress // the load sample the next throughput point counts from
-	real     bool            // a Watcher.Progress call arrived: line samples are ignored
 	finished chan struct{}
 }
 
@@ -247,18 +246,6 @@ func (h *Hub) trimSpansLocked() {
 func (h *Hub) Progress(p drill.Progress) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.real = true
-	h.progressLocked(p)
-}
-
-// progressFromLines takes a sample read from the drill's progress lines (see
-// LineFeed); once the drill calls Progress itself, these are ignored.
-func (h *Hub) progressFromLines(p drill.Progress) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.real {
-		return
-	}
 	h.progressLocked(p)
 }
 

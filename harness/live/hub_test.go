@@ -196,17 +196,6 @@ func TestStepModeWaitsUntilTheStageGoesOn(t *testing.T) {
 	}
 }
 
-func TestLineSamplesGiveWayToTheDrillsOwnProgress(t *testing.T) {
-	h, c := testHub(false)
-	h.progressFromLines(drill.Progress{At: c.add(time.Second), Phase: "load", Done: 1, Total: 10, Unit: "users"})
-	h.Progress(drill.Progress{At: c.add(time.Second), Phase: "load", Done: 50, Total: 200, Unit: "writes"})
-	h.progressFromLines(drill.Progress{At: c.add(time.Second), Phase: "load", Done: 2, Total: 10, Unit: "users"})
-	ph := h.Snapshot().Phases
-	if len(ph) != 1 || ph[0].Unit != "writes" || ph[0].Done != 50 {
-		t.Fatalf("phases = %+v, want the drill's own sample (50 of 200 writes), not the line's", ph)
-	}
-}
-
 func TestFinishedPointsAtTheRunDirectory(t *testing.T) {
 	h, _ := testHub(true)
 	h.Stage(1, 1, "Start", "…")
