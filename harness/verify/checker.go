@@ -338,8 +338,8 @@ func (c *Checker) conclude(res *Result) {
 		res.Reason = fmt.Sprintf("the ledger is incomplete (%v); %d of %d users look damaged, but writes after the tear are not on record", c.in.Ledger.Torn, n.DamagedUsers, n.Users)
 	case n.DamagedUsers > 0:
 		res.Status = Fail
-		res.Reason = fmt.Sprintf("%d of %d users damaged: %s; RPO %d acknowledged writes (%.3fs)",
-			n.DamagedUsers, n.Users, damageLine(n), res.RPO.LostWrites, res.RPO.AgeSeconds)
+		res.Reason = fmt.Sprintf("%s: %s; RPO %d acknowledged writes (%.3fs)",
+			usersNotIntact(n), damageLine(n), res.RPO.LostWrites, res.RPO.AgeSeconds)
 	case n.Acked == 0:
 		res.Status = Unknown
 		res.Reason = fmt.Sprintf("nothing verified: the ledger holds no acknowledged write to check among %d users (%d items of kinds not covered)", n.Users, n.NotCovered)
@@ -366,6 +366,20 @@ func (c *Checker) conclude(res *Result) {
 		res.Status = Pass
 		res.Reason = fmt.Sprintf("all %d users intact: %d items, %d acknowledged writes, %d ambiguous items", n.Users, n.Items, n.Acked, n.Ambiguous)
 	}
+}
+
+// usersNotIntact says how many users are damaged and how many unreadable as a
+// whole, in the words the verdict table uses, e.g. "10 of 10 users unreadable"
+// or "3 of 10 users damaged, 1 unreadable".
+func usersNotIntact(n Counts) string {
+	damaged := n.DamagedUsers - n.UnreadableUsers
+	switch {
+	case n.UnreadableUsers == 0:
+		return fmt.Sprintf("%d of %d users damaged", damaged, n.Users)
+	case damaged == 0:
+		return fmt.Sprintf("%d of %d users unreadable", n.UnreadableUsers, n.Users)
+	}
+	return fmt.Sprintf("%d of %d users damaged, %d unreadable", damaged, n.Users, n.UnreadableUsers)
 }
 
 // damageLine lists the damage counts that are not zero, e.g. "3 lost, 1 moved items".

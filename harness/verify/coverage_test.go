@@ -190,3 +190,18 @@ func TestAPlannedKindNeverWrittenIsNotCovered(t *testing.T) {
 		t.Errorf("with only notes planned: status %s (%s), want pass", res.Status, res.Reason)
 	}
 }
+
+func TestTheReasonCountsUsersAsTheTableDoes(t *testing.T) {
+	for _, c := range []struct {
+		n    Counts
+		want string
+	}{
+		{Counts{Users: 10, DamagedUsers: 10, UnreadableUsers: 10}, "10 of 10 users unreadable"},
+		{Counts{Users: 10, DamagedUsers: 3}, "3 of 10 users damaged"},
+		{Counts{Users: 10, DamagedUsers: 4, UnreadableUsers: 1}, "3 of 10 users damaged, 1 unreadable"},
+	} {
+		if got := usersNotIntact(c.n); got != c.want {
+			t.Errorf("usersNotIntact(%+v) = %q, want %q", c.n, got, c.want)
+		}
+	}
+}
