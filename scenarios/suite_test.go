@@ -2,6 +2,7 @@ package scenarios_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -60,6 +61,7 @@ var _ = Describe("the scenario list", Label(scenarios.Smoke), func() {
 var _ = Describe("scenario", func() {
 	for _, sc := range all {
 		It(sc.Name, Label(sc.Labels...), func(ctx SpecContext) {
+			skipWithoutDocker(ctx)
 			s := seed()
 			which := sc.Name
 			if sc.Source != "" {
@@ -89,12 +91,25 @@ var _ = Describe("scenario", func() {
 	}
 })
 
+// skipWithoutDocker skips a scenario, saying why, when no Docker Engine answers:
+// the suite then still checks the scenario list and files.
+func skipWithoutDocker(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := engine.Client(cctx); errors.Is(err, engine.ErrUnreachable) {
+		Skip("needs containers: " + err.Error())
+	}
+}
+
 // Every scenario cleans up after itself: no container, network or volume that
 // this process made remains.
 var _ = AfterSuite(func() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cli, err := engine.Client(ctx)
+	if errors.Is(err, engine.ErrUnreachable) {
+		return // no Docker: no scenario ran, nothing can be left
+	}
 	Expect(err).NotTo(HaveOccurred())
 	defer cli.Close()
 	host, _ := os.Hostname()

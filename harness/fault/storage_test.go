@@ -130,6 +130,7 @@ func TestCorruptFileIsNoticedByPostgreSQL(t *testing.T) {
 // the database and its keeper and every san-a volume, and leaves san-b. A
 // container of no run that mounts a san-a volume makes it refuse to start.
 func TestLoseDomainDestroysEveryVolumeInIt(t *testing.T) {
+	stacktest.RequireDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	run, err := stack.NewRun(ctx)

@@ -62,7 +62,7 @@ func TestWrittenRegeneratesEveryPlannedVersion(t *testing.T) {
 }
 
 func TestNewNeedsAKnownProfile(t *testing.T) {
-	if _, err := New(ledger.Meta{Seed: 1, Profile: "nope"}); err == nil || !strings.Contains(err.Error(), `load profile "nope"`) {
+	if _, err := New(ledger.Meta{Seed: 1, Profile: "nope"}); err == nil || !strings.Contains(err.Error(), `profile "nope"`) {
 		t.Errorf("err = %v", err)
 	}
 }
