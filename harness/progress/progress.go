@@ -13,12 +13,9 @@ import (
 	"time"
 )
 
-// IsTerminal reports whether f is a character device (a terminal), where a
-// line can be redrawn in place.
-func IsTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
+// IsTerminal reports whether f is a terminal, where a line can be redrawn in
+// place (a character device such as /dev/null is not).
+func IsTerminal(f *os.File) bool { return isTerminal(f) }
 
 // Meter counts users done and prints progress until Stop.
 type Meter struct {

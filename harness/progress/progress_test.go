@@ -2,6 +2,7 @@ package progress
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -44,5 +45,16 @@ func TestStopPrintsFinalLine(t *testing.T) {
 	m.Stop()
 	if got := b.String(); !strings.HasPrefix(got, "load: users 1 done, 1 failed of 2") || strings.Count(got, "\n") != 1 {
 		t.Errorf("output %q", got)
+	}
+}
+
+func TestDevNullIsNoTerminal(t *testing.T) {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if IsTerminal(f) {
+		t.Error("/dev/null counts as a terminal: progress would redraw lines into it")
 	}
 }
