@@ -53,6 +53,10 @@ func TestContinuous(t *testing.T) {
 		t.Error("a second restore point of the same name was accepted")
 	}
 	batch3 := insertBatch(ctx, t, pg, 3, 401, 600)
+	// A time target needs a moment after batch 3's commits and before the
+	// next write's on the server's clock: 50 ms either side keeps the commit
+	// timestamps clear of the cut (spacing, not ordering: the writes are in
+	// order already).
 	time.Sleep(50 * time.Millisecond)
 	cut := time.Now()
 	time.Sleep(50 * time.Millisecond)

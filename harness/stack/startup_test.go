@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,6 +48,8 @@ func TestStartServesHealthyStack(t *testing.T) {
 		t.Fatalf("/healthz did not turn 503 with PostgreSQL stopped: %v", err)
 	}
 }
+
+var startups atomic.Int64
 
 func get(t *testing.T, url string) int {
 	t.Helper()
