@@ -20,7 +20,8 @@ import (
 )
 
 // killedChildArgs, when set in the environment, makes the test binary run the
-// firedrill command line it holds (NUL-separated) and nothing else: the
+// firedrill command line it holds (a JSON array of arguments) and nothing
+// else: the
 // process TestKill9OfLoadNeverMakesVerifyLie kills.
 const killedChildArgs = "FIREDRILL_TEST_KILLED_CHILD_ARGS"
 
@@ -34,7 +35,12 @@ const killedChildArgs = "FIREDRILL_TEST_KILLED_CHILD_ARGS"
 func TestKill9OfLoadNeverMakesVerifyLie(t *testing.T) {
 	if args := os.Getenv(killedChildArgs); args != "" {
 		e := &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
-		os.Exit(run(context.Background(), e, strings.Split(args, "\x00")))
+		var argv []string
+		if err := json.Unmarshal([]byte(args), &argv); err != nil {
+			fmt.Fprintf(os.Stderr, "decode %s: %v\n", killedChildArgs, err)
+			os.Exit(2)
+		}
+		os.Exit(run(context.Background(), e, argv))
 	}
 	server, token := referenceStack(t)
 	const kills = 5
@@ -57,8 +63,12 @@ func TestKill9OfLoadNeverMakesVerifyLie(t *testing.T) {
 			}
 			led := filepath.Join(dir, "run.ledger")
 			child := exec.Command(os.Args[0], "-test.run=^TestKill9OfLoadNeverMakesVerifyLie$")
-			child.Env = append(os.Environ(), killedChildArgs+"="+strings.Join([]string{
-				"load", "--server", server, "--users", users, "--profile", "tiny", "--seed", fmt.Sprint(100 + i), "--ledger", led}, "\x00"))
+			argv, err := json.Marshal([]string{
+				"load", "--server", server, "--users", users, "--profile", "tiny", "--seed", fmt.Sprint(100 + i), "--ledger", led})
+			if err != nil {
+				t.Fatal(err)
+			}
+			child.Env = append(os.Environ(), killedChildArgs+"="+string(argv))
 			var out strings.Builder
 			child.Stdout, child.Stderr = &out, &out
 			if err := child.Start(); err != nil {
