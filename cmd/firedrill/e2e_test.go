@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,10 +61,17 @@ func startReference(t testing.TB) (*stack.Stack, string) {
 	return refStack, refURL
 }
 
+// accountSets counts namedAccounts' calls, so that every call names fresh
+// accounts on the shared reference stack, also when -count runs a test again.
+var accountSets atomic.Int64
+
+// namedAccounts returns n generated accounts whose names start with prefix and
+// a number of their own: two calls never share an account.
 func namedAccounts(prefix string, n int, seed int64) []accounts.Account {
 	out := accounts.Generate(n, seed)
+	set := accountSets.Add(1)
 	for i := range out {
-		out[i].Username = prefix + strings.TrimPrefix(out[i].Username, "user")
+		out[i].Username = fmt.Sprintf("%s%d-%s", prefix, set, strings.TrimPrefix(out[i].Username, "user"))
 	}
 	return out
 }

@@ -143,7 +143,7 @@ func TestKill9OfLoadNeverMakesVerifyLie(t *testing.T) {
 				t.Fatalf("after kill -9 of the load at %d ledger bytes verify reports damage that cannot have happened (%d records, %d pending): %s\n%s",
 					at, l.Len(), l.Pending(), res.Reason, vout)
 			}
-			t.Logf("verify: %s (exit %d; %d records, %d without outcome)", res.Status, st, l.Len(), l.Pending())
+			t.Logf("verify: %s, exit %d (%d records, %d without outcome): %s", res.Status, st, l.Len(), l.Pending(), res.Reason)
 		})
 	}
 }

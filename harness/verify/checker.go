@@ -345,7 +345,7 @@ func (c *Checker) conclude(res *Result) {
 		res.Reason = fmt.Sprintf("nothing verified: the ledger holds no acknowledged write to check among %d users (%d items of kinds not covered)", n.Users, n.NotCovered)
 	case n.NotCovered > 0 || n.NotCoveredUsers > 0 || len(res.NotCovered) > 0:
 		res.Status = Unknown
-		what := fmt.Sprintf("%d users could not be verified in full", n.NotCoveredUsers)
+		what := fmt.Sprintf("%s could not be verified in full", countOf(n.NotCoveredUsers, "user", "users"))
 		for _, u := range res.Users {
 			if u.Verdict == NotCovered {
 				what += fmt.Sprintf(" (first: %s: %s)", u.User, u.Reason)
@@ -380,6 +380,14 @@ func usersNotIntact(n Counts) string {
 		return fmt.Sprintf("%d of %d users unreadable", n.UnreadableUsers, n.Users)
 	}
 	return fmt.Sprintf("%d of %d users damaged, %d unreadable", damaged, n.Users, n.UnreadableUsers)
+}
+
+// countOf says how many: "1 user", "3 users".
+func countOf(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // damageLine lists the damage counts that are not zero, e.g. "3 lost, 1 moved items".

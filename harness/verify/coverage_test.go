@@ -97,7 +97,7 @@ func TestCoverageIsDecidedFromTheLoad(t *testing.T) {
 			f := standard(t, 1)
 			f.put("ann", "contact/a.vcf", vcardBody("a", "Ann Smith", "+1 555 1234"), ledger.Ambiguous, false)
 			return f, f.observe()
-		}, want{Unknown, "1 users could not be verified in full",
+		}, want{Unknown, "1 user could not be verified in full",
 			map[string]Verdict{"user00": Intact, "ann": NotCovered},
 			map[string]string{"ann": "nothing verified: none of the user's writes to 1 items was acknowledged"},
 			func(c Counts) bool { return c.NotCoveredUsers == 1 }}},
