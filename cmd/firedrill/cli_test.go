@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firedrill/firedrill/fixtures/profiles"
 	"github.com/firedrill/firedrill/harness/canon"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
@@ -192,5 +195,48 @@ func writeLedger(t *testing.T, path, user string) {
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// hugeProfile writes a profile whose phones alone would need hundreds of GiB
+// of memory: 1,024 users at once, 8 phones each, 100,000 contacts per user.
+func hugeProfile(t *testing.T) string {
+	t.Helper()
+	small, err := fs.ReadFile(profiles.FS, "small.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(small, &p); err != nil {
+		t.Fatal(err)
+	}
+	p["name"], p["concurrency"] = "huge", 1024
+	p["devices"] = map[string]int{"min": 8, "max": 8}
+	p["items"].(map[string]any)["contact"] = map[string]int{"min": 100000, "max": 100000}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, "huge.json", string(b))
+}
+
+func TestAProfileTooLargeForTheMachineIsRefusedBeforeAnythingStarts(t *testing.T) {
+	huge := hugeProfile(t)
+	users := writeFile(t, "users.csv", "alice,secret\n")
+	led := filepath.Join(t.TempDir(), "run.ledger")
+	st, _, errOut := runCLI(t, nil, "load", "--server", "http://127.0.0.1:1", "--users", users, "--ledger", led, "--profile", huge)
+	if st != exitUsage || !strings.Contains(errOut, "refuse profile huge") || !strings.Contains(errOut, "of memory") {
+		t.Errorf("load: exit %d, stderr %q", st, errOut)
+	}
+	if _, err := os.Stat(led); err == nil {
+		t.Errorf("the refused load created its ledger")
+	}
+	reports := t.TempDir()
+	st, _, errOut = runCLI(t, nil, "run", "crash-mid-sync", "--profile", huge, "--reports", reports)
+	if st != exitUsage || !strings.Contains(errOut, "refuse profile huge") || !strings.Contains(errOut, "of memory") {
+		t.Errorf("run: exit %d, stderr %q", st, errOut)
+	}
+	if entries, _ := os.ReadDir(reports); len(entries) > 0 {
+		t.Errorf("the refused run left %d entries in its reports directory", len(entries))
 	}
 }

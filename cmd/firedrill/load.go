@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/harness/accounts"
+	"github.com/firedrill/firedrill/harness/capacity"
 	"github.com/firedrill/firedrill/harness/dav"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
@@ -64,6 +65,14 @@ func runLoad(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "firedrill load: %v\n", err)
 		return exitUsage
+	}
+	// The server's disk is not this machine's to measure; the harness's
+	// memory is.
+	if mem, err := capacity.MemAvailable("/proc/meminfo"); err == nil {
+		if err := prof.Estimate(len(accts)).Fits(profile.Room{Memory: mem}); err != nil {
+			fmt.Fprintf(e.stderr, "firedrill load: refuse profile %s: %v\n", prof.Name, err)
+			return exitUsage
+		}
 	}
 	if len(accts) != prof.Users {
 		fmt.Fprintf(e.stderr, "firedrill load: profile %s describes %d users; the users file has %d: loading those %d\n",

@@ -1,20 +1,26 @@
 package drill
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/firedrill/firedrill/fixtures/profiles"
 	"github.com/firedrill/firedrill/harness/engine"
 	"github.com/firedrill/firedrill/harness/fault"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/report"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/stack/stacktest"
+	"github.com/firedrill/firedrill/harness/workload/profile"
 	"github.com/moby/moby/client"
 )
 
@@ -69,6 +75,36 @@ func TestExecuteRefusesAnInvalidScenarioBeforeStarting(t *testing.T) {
 	_, err := Execute(context.Background(), Scenario{Name: "Bad"}, Options{Reports: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "kebab-case") {
 		t.Fatalf("Execute(bad scenario) = %v, want the validation error", err)
+	}
+}
+
+// TestExecuteRefusesAProfileTooLargeForTheMachine checks that a profile the
+// machine cannot hold is refused with the figures before anything starts: no
+// container, no run directory.
+func TestExecuteRefusesAProfileTooLargeForTheMachine(t *testing.T) {
+	small, err := fs.ReadFile(profiles.FS, "small.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(t.TempDir(), "huge.json")
+	if err := os.WriteFile(huge, bytes.Replace(small, []byte(`"users": 1000,`), []byte(`"users": 5000000,`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reports := t.TempDir()
+	sc := Scenario{Name: "too-large", Profile: "tiny", Backup: "continuous",
+		Steps: []Step{{Do: Load}, {Do: Verify}}, Expect: report.ExpectIntact}
+	room := profile.Room{Disk: 60 << 30, Memory: 20 << 30, DiskAt: "/var/lib/docker"}
+	_, err = Execute(context.Background(), sc, Options{Reports: reports, Profile: huge, Room: &room})
+	if err == nil {
+		t.Fatal("5 million users of profile small fit 60 GiB of disk")
+	}
+	for _, want := range []string{"refuse profile small", "5000000 users", "of disk", "60.0 GiB free"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err, want)
+		}
+	}
+	if entries, _ := os.ReadDir(reports); len(entries) > 0 {
+		t.Errorf("the refused run left %d entries in its reports directory", len(entries))
 	}
 }
 

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/backup"
+	"github.com/firedrill/firedrill/harness/capacity"
 	"github.com/firedrill/firedrill/harness/dav"
 	"github.com/firedrill/firedrill/harness/fault"
 	"github.com/firedrill/firedrill/harness/ledger"
@@ -42,6 +44,33 @@ type Options struct {
 	// page); Next, in step mode, is another way to go on than Enter.
 	Watch Watcher
 	Next  <-chan struct{}
+	// Room, when set, is what the machine has free, instead of what
+	// capacity.Probe measures (tests).
+	Room *profile.Room
+}
+
+// room is what the machine has free: Options.Room, or what capacity
+// measures, with what it could not.
+func (o Options) room(ctx context.Context) (profile.Room, []string) {
+	if o.Room != nil {
+		return *o.Room, nil
+	}
+	return capacity.Probe(ctx)
+}
+
+// roomLine says what the needs were checked against, and what could not be.
+func roomLine(r profile.Room, unknown []string) string {
+	var s string
+	if r.Disk > 0 {
+		s += fmt.Sprintf("; %s free at %s", profile.Bytes(r.Disk), r.DiskAt)
+	}
+	if r.Memory > 0 {
+		s += fmt.Sprintf("; %s of memory available", profile.Bytes(r.Memory))
+	}
+	if len(unknown) > 0 {
+		s += "; not checked: " + strings.Join(unknown, ", ")
+	}
+	return s
 }
 
 // Outcome is what a run produced.
@@ -119,6 +148,11 @@ func Execute(ctx context.Context, sc Scenario, opts Options) (out *Outcome, err 
 	if err != nil {
 		return nil, fmt.Errorf("load profile: %w", err)
 	}
+	room, unknown := opts.room(ctx)
+	needs := prof.Estimate(prof.Users)
+	if err := needs.Fits(room); err != nil {
+		return nil, fmt.Errorf("refuse profile %s: %w", prof.Name, err)
+	}
 	started := time.Now().UTC()
 	dir, err := report.NewRunDir(opts.Reports, report.NewRunID(sc.Name, opts.Seed, started))
 	if err != nil {
@@ -134,6 +168,8 @@ func Execute(ctx context.Context, sc Scenario, opts Options) (out *Outcome, err 
 	d.say.NextFrom(opts.Next)
 	d.say.StopOn(ctx)
 	fmt.Fprintf(orDiscard(opts.Out), "firedrill: scenario %s, profile %s, seed %d (replay: %s)\n", sc.Name, sc.Profile, opts.Seed, opts.Command)
+	fmt.Fprintf(orDiscard(opts.Out), "firedrill: %d users, about %.0f writes; needs about %s of disk and %s of memory%s\n",
+		needs.Users, needs.Writes, profile.Bytes(needs.Disk), profile.Bytes(needs.Memory), roomLine(room, unknown))
 	r := &report.Report{
 		Schema: report.SchemaVersion, RunID: dir.ID, Scenario: sc.Name, Description: sc.Summary, Labels: sc.Labels,
 		Profile: sc.Profile, Seed: opts.Seed, Command: opts.Command, Expected: sc.Expect, Started: started,

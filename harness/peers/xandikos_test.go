@@ -12,8 +12,8 @@ import (
 )
 
 var xandikos = target{
-	name:    "xandikos",
-	run:     peers.RunXandikos,
+	name:  "xandikos",
+	run:   peers.RunXandikos,
 	hosts: model.Kinds, // photos and app data in plain WebDAV collections made with MKCOL
 	defect: func(k model.Kind, body []byte, _ *ledger.ItemHistory) string {
 		if k != model.KindContact && hasListValue(body, "CATEGORIES", true) {

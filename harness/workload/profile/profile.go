@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -28,6 +30,13 @@ const MaxPhotoSize = 8 << 20
 
 // MinPhotoSize is the smallest photo a profile may ask for.
 const MinPhotoSize = 50 << 10
+
+// MaxUsers bounds a profile's users: ten times the Sidekick service. Whether
+// this machine can hold a given size is Estimate's and Fits' question.
+const MaxUsers = 10_000_000
+
+// MaxItemsPerKind bounds the items of one kind per user.
+const MaxItemsPerKind = 100_000
 
 // MaxAppData is how many games a user can keep high scores for.
 const MaxAppData = 8
@@ -131,6 +140,9 @@ func ParseByteSize(s string) (ByteSize, error) {
 	if err != nil || n < 0 {
 		return 0, fmt.Errorf("parse size %q: want a number of bytes or a number with B, KiB, MiB or GiB", s)
 	}
+	if v := n * float64(mult); v > math.MaxInt64/2 {
+		return 0, fmt.Errorf("parse size %q: too large; sizes go up to %s", s, ByteSize(MaxPhotoSize))
+	}
 	return ByteSize(n * float64(mult)), nil
 }
 
@@ -212,6 +224,11 @@ func Parse(data []byte) (*Profile, error) {
 	if err := dec.Decode(&p); err != nil {
 		return nil, fmt.Errorf("parse profile: %w", err)
 	}
+	// One JSON object and nothing after it: a second object or a stray brace
+	// is a mistake in the file, not something to ignore.
+	if tok, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("parse profile: unexpected %v after the profile's closing brace at byte %d: want one JSON object and nothing else", describeToken(tok, err), dec.InputOffset())
+	}
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -225,8 +242,8 @@ func (p *Profile) Validate() error {
 	if p.Name == "" {
 		bad("name is empty")
 	}
-	if p.Users < 1 {
-		bad("users = %d: want at least 1", p.Users)
+	if p.Users < 1 || p.Users > MaxUsers {
+		bad("users = %d: want 1 to %d", p.Users, MaxUsers)
 	}
 	if p.Devices.Min < 1 || p.Devices.Max < p.Devices.Min || p.Devices.Max > 8 {
 		bad("devices = %+v: want 1 <= min <= max <= 8", p.Devices)
@@ -240,8 +257,8 @@ func (p *Profile) Validate() error {
 			bad("items: %v", err)
 			continue
 		}
-		if r.Min < 0 || r.Max < r.Min {
-			bad("items.%s = %+v: want 0 <= min <= max", name, r)
+		if r.Min < 0 || r.Max < r.Min || r.Max > MaxItemsPerKind {
+			bad("items.%s = %+v: want 0 <= min <= max <= %d", name, r, MaxItemsPerKind)
 		}
 		if k == model.KindAppData && r.Max > MaxAppData {
 			bad("items.appdata.max = %d: at most %d (one per game)", r.Max, MaxAppData)
@@ -252,6 +269,8 @@ func (p *Profile) Validate() error {
 	}
 	if p.Mix.Create <= 0 || p.Mix.Update < 0 || p.Mix.Delete < 0 {
 		bad("mix = %+v: want create > 0, update >= 0, delete >= 0", p.Mix)
+	} else if sum := p.Mix.Create + p.Mix.Update + p.Mix.Delete; math.IsInf(sum, 0) {
+		bad("mix = %+v: the weights sum to %v; want finite weights, e.g. percentages", p.Mix, sum)
 	}
 	if p.ItemRange(model.KindPhoto).Max > 0 {
 		if err := validBuckets(p.PhotoSizes, MinPhotoSize, MaxPhotoSize); err != nil {
@@ -297,7 +316,21 @@ func validBuckets(bs []Bucket, lo, hi ByteSize) error {
 	if total <= 0 {
 		return errors.New("weights sum to 0")
 	}
+	if math.IsInf(total, 0) {
+		return fmt.Errorf("weights sum to %v: want finite weights, e.g. percentages", total)
+	}
 	return nil
+}
+
+// describeToken names what a decoder found where nothing was expected.
+func describeToken(tok json.Token, err error) string {
+	if err != nil {
+		return "data that is not JSON"
+	}
+	if d, ok := tok.(json.Delim); ok {
+		return fmt.Sprintf("%q", string(d))
+	}
+	return fmt.Sprintf("%v", tok)
 }
 
 // MeanItems is the mean number of items created per user (all kinds).

@@ -1,6 +1,11 @@
 package profile
 
 import (
+	"bytes"
+	"io/fs"
+	"math"
+
+	"github.com/firedrill/firedrill/fixtures/profiles"
 	"strings"
 	"testing"
 
@@ -70,5 +75,97 @@ func TestByteSize(t *testing.T) {
 	}
 	if s := ByteSize(8 << 20).String(); s != "8MiB" {
 		t.Errorf("String() = %s", s)
+	}
+}
+
+func TestParseRefusesWhatIsNotOneFiniteProfile(t *testing.T) {
+	good, err := fs.ReadFile(profiles.FS, "tiny.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse(good); err != nil {
+		t.Fatalf("tiny.json: %v", err)
+	}
+	replace := func(old, new string) []byte {
+		t.Helper()
+		if !bytes.Contains(good, []byte(old)) {
+			t.Fatalf("tiny.json has no %q", old)
+		}
+		return bytes.Replace(good, []byte(old), []byte(new), 1)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"trailing object", append(append([]byte{}, good...), []byte(`{"name":"again"}`)...), `unexpected "{" after the profile's closing brace`},
+		{"trailing brace", append(append([]byte{}, good...), '}'), "after the profile's closing brace"},
+		{"trailing garbage", append(append([]byte{}, good...), []byte("users: 5")...), "after the profile's closing brace"},
+		{"a billion users", replace(`"users": 10,`, `"users": 1000000000,`), "users = 1000000000: want 1 to 10000000"},
+		{"users as a float", replace(`"users": 10,`, `"users": 1e9,`), "parse profile"},
+		{"a billion contacts", replace(`"contact": {"min": 4, "max": 8}`, `"contact": {"min": 4, "max": 1000000000}`), "items.contact"},
+		{"weights sum to +Inf", bytes.ReplaceAll(bytes.ReplaceAll(good, []byte(`"weight": 80}`), []byte(`"weight": 1e308}`)), []byte(`"weight": 15}`), []byte(`"weight": 1e308}`)), "want finite weights"},
+		{"mix sums to +Inf", replace(`"mix": {"create": 70, "update": 20, "delete": 10}`, `"mix": {"create": 1e308, "update": 1e308, "delete": 10}`), "want finite weights"},
+		{"a weight beyond float64", replace(`"weight": 80}`, `"weight": 1e309}`), "parse profile"},
+		{"a size beyond int64", replace(`"max": "200KiB"`, `"max": "1e300GiB"`), "too large"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(tc.data)
+			if err == nil {
+				t.Fatalf("accepted")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not say %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestPhotoWeightsSummingToInfinityAreRefused(t *testing.T) {
+	err := validBuckets([]Bucket{{Min: MinPhotoSize, Max: MinPhotoSize * 2, Weight: math.MaxFloat64}, {Min: MinPhotoSize, Max: MinPhotoSize * 2, Weight: math.MaxFloat64}}, MinPhotoSize, MaxPhotoSize)
+	if err == nil || !strings.Contains(err.Error(), "want finite weights") {
+		t.Fatalf("got %v, want a refusal of weights summing to +Inf", err)
+	}
+}
+
+func TestEstimateMatchesWhatTheSmallDrillMeasured(t *testing.T) {
+	small, err := Load("small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := small.Estimate(small.Users)
+	// Measured (make drill, profile small): 48,604 items, 60,757 writes and
+	// a 173 MiB base backup of the primary after the load.
+	if n.Items < 40_000 || n.Items > 60_000 {
+		t.Errorf("items %.0f, measured 48,604", n.Items)
+	}
+	if n.Writes < 50_000 || n.Writes > 75_000 {
+		t.Errorf("writes %.0f, measured 60,757", n.Writes)
+	}
+	if lo, hi := 120.0*(1<<20), 260.0*(1<<20); n.Database < lo || n.Database > hi {
+		t.Errorf("database %s, measured 173 MiB", Bytes(n.Database))
+	}
+	if err := n.Fits(Room{Disk: 100 << 30, Memory: 20 << 30, DiskAt: "/var/lib/docker"}); err != nil {
+		t.Errorf("small does not fit 100 GiB of disk and 20 GiB of memory: %v", err)
+	}
+}
+
+func TestFitsRefusesWithTheFigures(t *testing.T) {
+	small, err := Load("small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := small.Estimate(MaxUsers)
+	err = n.Fits(Room{Disk: 50 << 30, Memory: 16 << 30, DiskAt: "/var/lib/docker"})
+	if err == nil {
+		t.Fatal("10 million users of profile small fit 50 GiB")
+	}
+	for _, want := range []string{"10000000 users", "of disk", "/var/lib/docker has 50.0 GiB free", "of memory", "16.0 GiB is available", "fewer users"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err, want)
+		}
+	}
+	if err := n.Fits(Room{}); err != nil {
+		t.Errorf("an unknown room refused: %v (the caller says what it could not check)", err)
 	}
 }
