@@ -1,6 +1,7 @@
 # firedrill: a disaster-recovery drill harness for sync services.
 #
 #   make drill    the Sidekick drill: botched SAN migration, restore, verify every user
+#   make sidekick the same drill at a million users (profile sidekick)
 #   make test     lint, unit and integration tests, then the smoke scenarios
 #   make nightly  every scenario (NIGHTLY_REPEAT=2 runs it three times)
 #   make bench    the benchmarks, as ratios against baselines run beside them
@@ -18,7 +19,7 @@ NIGHTLY_REPEAT ?= 0
 # Packages with plain Go tests: everything but the scenario suite, which runs by label.
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/scenarios$$')
 
-.PHONY: all deps docker images test lint unit fuzz smoke drill nightly bench
+.PHONY: all deps docker images test lint unit fuzz smoke drill sidekick nightly bench
 
 all: test
 
@@ -65,6 +66,12 @@ smoke:
 
 drill: images
 	$(GO) run ./cmd/firedrill run sidekick-san-migration --profile $(PROFILE)
+
+# sidekick is the drill at the Sidekick service's size: a million users (1% of
+# them active, the rest imported in bulk), the botched SAN migration, the
+# restore, and the verification of every user. Long: see BENCHMARKS.md.
+sidekick: images
+	$(GO) run ./cmd/firedrill run sidekick-san-migration --profile sidekick
 
 nightly: images
 	$(GINKGO) --label-filter=nightly --repeat=$(NIGHTLY_REPEAT) --timeout=80m --grace-period=3m --junit-report=junit-nightly.xml --output-dir=reports ./scenarios

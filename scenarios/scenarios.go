@@ -41,6 +41,7 @@ var All = []drill.Scenario{
 		Profile: "small",
 		Backup:  "continuous",
 		Steps: []drill.Step{
+			{Do: drill.Populate},
 			{Do: drill.BaseBackup},
 			{Do: drill.Load},
 			{Do: drill.BaseBackup, Say: "Before the migration the operators take a fresh base backup (its checkpoint also means crash recovery on the copy will not repair the damage with full-page images from the WAL)."},

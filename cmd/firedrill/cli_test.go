@@ -93,7 +93,7 @@ func TestBadSeedAndProfile(t *testing.T) {
 		t.Errorf("bad FIREDRILL_SEED: exit %d, %q", st, errOut)
 	}
 	st, _, errOut = runCLI(t, nil, "load", "--server", "http://127.0.0.1:1", "--users", users, "--ledger", led, "--profile", "huge")
-	if st != exitUsage || !strings.Contains(errOut, `no such profile; want one of large, small, tiny`) {
+	if st != exitUsage || !strings.Contains(errOut, `no such profile; want one of large, medium, sidekick, small, tiny`) {
 		t.Errorf("unknown profile: exit %d, %q", st, errOut)
 	}
 	st, _, errOut = runCLI(t, nil, "load", "--server", "localhost:8080", "--users", users, "--ledger", led)

@@ -73,7 +73,7 @@ func runList(ctx context.Context, e *env, args []string) int {
 
 func runScenario(ctx context.Context, e *env, args []string) int {
 	fs := newFlags(e, "run", "<scenario | scenario-file.yaml> [--profile P] [--seed S] [--step] [--serve ADDR] [--reports DIR]")
-	prof := fs.String("profile", "", "data profile to use instead of the scenario's (tiny, small, large)")
+	prof := fs.String("profile", "", "data profile to use instead of the scenario's (tiny, small, medium, large, sidekick)")
 	seedFlag := fs.String("seed", "", "seed of the workload, data and fault schedule (default: FIREDRILL_SEED, else random)")
 	step := fs.Bool("step", false, "pause before each stage and say what is about to happen (game days)")
 	reports := fs.String("reports", "reports", "directory that holds run directories; <dir>/latest points at the newest")

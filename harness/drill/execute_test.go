@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/fixtures/profiles"
+	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/engine"
 	"github.com/firedrill/firedrill/harness/fault"
 	"github.com/firedrill/firedrill/harness/ledger"
@@ -214,4 +215,74 @@ func TestTheSameSeedReplaysTheWritesBeforeEachFault(t *testing.T) {
 		t.Errorf("the writes acknowledged before the fault differ (%d and %d writes): %s", len(sets[0]), len(sets[1]), strings.Join(first(only, 5), "; "))
 	}
 	t.Logf("both runs acknowledged the same %d writes before the fault", len(sets[0]))
+}
+
+// TestUsersAtRestArePopulatedRestoredAndVerified runs the Sidekick shape at
+// the size of a unit test: most users at rest, imported in bulk before a live
+// load of the active ones, then the disaster, a restore and the verification
+// of every user, those at rest included.
+func TestUsersAtRestArePopulatedRestoredAndVerified(t *testing.T) {
+	stacktest.RequireDocker(t)
+	sc := Scenario{Name: "resting", Profile: filepath.Join("testdata", "resting.json"), Backup: "continuous",
+		Steps: []Step{{Do: Populate}, {Do: BaseBackup}, {Do: Load}, {Do: Disaster}, {Do: Restore}, {Do: Verify}},
+		Expect: report.ExpectIntact, Budgets: Budgets{LostWrites: NoLoss()}}
+	var narration strings.Builder
+	out, err := Execute(context.Background(), sc, Options{Seed: 9, Reports: t.TempDir(), Out: &narration})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, narration.String())
+	}
+	r := out.Report
+	if r.Verdict != report.Pass || r.Users.Total != 60 || r.Users.Intact != 60 {
+		t.Fatalf("verdict %s, users %+v: %s\n%s", r.Verdict, r.Users, r.Reason, narration.String())
+	}
+	said := strings.Join(strings.Fields(narration.String()), " ") // as read, not as wrapped
+	for _, want := range []string{"create the accounts of the 12 active users", "accounts of the 12 active users created in bulk", "at rest come with their data", "48 users at rest imported with", "12 users active", "by 12 users"} {
+		if !strings.Contains(said, want) {
+			t.Errorf("the narration does not say %q:\n%s", want, narration.String())
+		}
+	}
+	l, err := ledger.Load(out.Dir.LedgerPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	withWrites := 0
+	for _, u := range l.History().Users {
+		if len(u.Items) > 0 {
+			withWrites++
+		}
+	}
+	if withWrites != 60 {
+		t.Errorf("the ledger holds writes of %d users, want all 60", withWrites)
+	}
+}
+
+// TestSplitActiveIsASeededChoiceOfTheShare checks that the active users are
+// the profile's share, chosen by the seed, and that no user is lost or doubled.
+func TestSplitActiveIsASeededChoiceOfTheShare(t *testing.T) {
+	accts := make([]accounts.Account, 1000)
+	for i := range accts {
+		accts[i].Username = fmt.Sprintf("u%04d", i)
+	}
+	a1, r1 := splitActive(accts, 10, 7)
+	a2, _ := splitActive(accts, 10, 7)
+	a3, _ := splitActive(accts, 10, 8)
+	if len(a1) != 10 || len(r1) != 990 {
+		t.Fatalf("split %d active, %d at rest; want 10 and 990", len(a1), len(r1))
+	}
+	seen := map[string]bool{}
+	for _, a := range append(append([]accounts.Account{}, a1...), r1...) {
+		if seen[a.Username] {
+			t.Fatalf("%s twice", a.Username)
+		}
+		seen[a.Username] = true
+	}
+	if fmt.Sprint(a1) != fmt.Sprint(a2) {
+		t.Errorf("the same seed chose %v and %v", a1, a2)
+	}
+	if fmt.Sprint(a1) == fmt.Sprint(a3) {
+		t.Errorf("seeds 7 and 8 chose the same active users %v", a1)
+	}
+	if all, none := splitActive(accts, 1000, 7); len(all) != 1000 || len(none) != 0 {
+		t.Errorf("every user active: split %d and %d", len(all), len(none))
+	}
 }

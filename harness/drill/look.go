@@ -32,7 +32,7 @@ func (d *runner) look(ctx context.Context) (string, error) {
 	if err := dav.Reachable(ctx, dav.NewHTTPClient(2), url); err != nil {
 		return "the service does not answer: " + err.Error(), nil
 	}
-	sample := sampleAccounts(d.phones.accts, lookUsers, d.opts.Seed)
+	sample := sampleAccounts(d.phones.all, lookUsers, d.opts.Seed)
 	lookCtx, cancel := context.WithTimeout(ctx, lookBudget)
 	defer cancel()
 	obs, err := observe.Observe(lookCtx, observe.Options{Server: url, Accounts: sample, Attempts: 1, Timeout: lookRequest,
@@ -49,7 +49,7 @@ func (d *runner) look(ctx context.Context) (string, error) {
 	}
 	res := verify.Check(verify.Input{Ledger: l, History: historyOf(l.History(), sample), Observation: *obs, Mode: verify.Latest, RecoveryPoint: d.phones.ledger.Now()})
 	who := "users see"
-	if len(sample) < len(d.phones.accts) {
+	if len(sample) < len(d.phones.all) {
 		who = fmt.Sprintf("of a sample of %d users, they see", len(sample))
 	}
 	return fmt.Sprintf("%s: %s", who, res.Summary(3, 2)), nil

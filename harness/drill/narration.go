@@ -13,6 +13,9 @@ func (st Step) narration(sc Scenario) (title, what string) {
 		names = append(names, f.String())
 	}
 	switch st.Do {
+	case Populate:
+		title = "Fill the service with its users' old data"
+		what = fmt.Sprintf("Most of a service's data is old and at rest: the users beyond the profile's active share get their accounts, contacts, calendars, notes, photos and high scores imported in bulk through the sync server's own import (profile %s). Every item is entered in the ledger before its batch is sent, and acknowledged when the batch commits.", sc.Profile)
 	case Load:
 		title = "Phones sync their users' data"
 		what = fmt.Sprintf("Every user's phones write contacts, events, to-dos, notes, photos and high scores (profile %s). Each write is entered in the ledger before it is sent and again when the service answers.", sc.Profile)

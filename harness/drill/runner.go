@@ -12,7 +12,6 @@ import (
 	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/backup"
 	"github.com/firedrill/firedrill/harness/capacity"
-	"github.com/firedrill/firedrill/harness/dav"
 	"github.com/firedrill/firedrill/harness/fault"
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/report"
@@ -105,7 +104,9 @@ type system struct {
 
 // phones is the users, their phones and the ledger of what they wrote.
 type phones struct {
-	accts  []accounts.Account
+	all     []accounts.Account // every user: the active and those at rest
+	accts   []accounts.Account // the active users, whose phones load
+	resting []accounts.Account // the users at rest, imported by the populate step
 	ledger *ledger.Writer
 	fleet  *workload.Fleet // kept when the scenario acts on the phones after the load
 	// decoded is the last decode of the ledger file, reused while no record
@@ -227,13 +228,21 @@ func (e *InterruptedError) Unwrap() error { return e.Cause }
 
 // steps provisions the stack and runs every step in order.
 func (d *runner) steps(ctx context.Context) error {
-	if err := d.say.Before("Start the sync service", fmt.Sprintf("Start PostgreSQL (data in failure domain san-a) and the sync server on a private network, set up the %s backup strategy, and create %d user accounts.", d.sc.Backup, d.prof.Users)); err != nil {
+	accountsLine := fmt.Sprintf("create %d user accounts", d.prof.Users)
+	if active := d.prof.Active(d.prof.Users); active < d.prof.Users {
+		accountsLine = fmt.Sprintf("create the accounts of the %d active users (the %d at rest come with their data)", active, d.prof.Users-active)
+	}
+	if err := d.say.Before("Start the sync service", fmt.Sprintf("Start PostgreSQL (data in failure domain san-a) and the sync server on a private network, set up the %s backup strategy, and %s.", d.sc.Backup, accountsLine)); err != nil {
 		return err
 	}
 	if err := d.provision(ctx); err != nil {
 		return fmt.Errorf("provision: %w", err)
 	}
-	d.say.After(fmt.Sprintf("stack up in %s; %d accounts created", d.sys.primary.StartupTime.Round(100*time.Millisecond), len(d.phones.accts)))
+	created := fmt.Sprintf("%d accounts created", len(d.phones.accts))
+	if len(d.phones.resting) > 0 {
+		created = fmt.Sprintf("accounts of the %d active users created in bulk; the %d at rest come with their data", len(d.phones.accts), len(d.phones.resting))
+	}
+	d.say.After(fmt.Sprintf("stack up in %s; %s", d.sys.primary.StartupTime.Round(100*time.Millisecond), created))
 	for _, st := range d.sc.Steps {
 		title, what := st.narration(d.sc)
 		if err := d.say.Before(title, what); err != nil {
@@ -315,24 +324,15 @@ func (d *runner) provision(ctx context.Context) error {
 	if d.backups.session, err = strategy.Setup(ctx, d.sys.run, d.sys.primary.Postgres, backup.WithTimeline(d.tl)); err != nil {
 		return fmt.Errorf("set up backups: %w", err)
 	}
-	d.phones.accts = accounts.Generate(d.prof.Users, d.opts.Seed)
-	if err := d.provisionAccounts(ctx, d.sys.current); err != nil {
+	d.phones.all = accounts.Generate(d.prof.Users, d.opts.Seed)
+	d.phones.accts, d.phones.resting = splitActive(d.phones.all, d.prof.Active(len(d.phones.all)), d.opts.Seed)
+	// The accounts of users at rest come with their data (populate).
+	if err := d.createAccounts(ctx, d.sys.current, d.phones.accts, "accounts"); err != nil {
 		return err
 	}
 	meta := ledger.Meta{Seed: d.opts.Seed, Profile: d.sc.Profile, Server: "syncd (reference stack)", Labels: map[string]string{"scenario": d.sc.Name, "run": d.sys.run.ID}}
 	if d.phones.ledger, err = ledger.Create(d.dir.LedgerPath(), time.Now(), meta); err != nil {
 		return fmt.Errorf("create ledger: %w", err)
-	}
-	return nil
-}
-
-func (d *runner) provisionAccounts(ctx context.Context, s *stack.Stack) error {
-	url, err := s.URL(ctx)
-	if err != nil {
-		return err
-	}
-	if err := accounts.Provision(ctx, dav.NewHTTPClient(8), url, s.Syncd.AdminToken, d.phones.accts, 8); err != nil {
-		return fmt.Errorf("provision accounts: %w", err)
 	}
 	return nil
 }

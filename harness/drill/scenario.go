@@ -30,7 +30,7 @@ type Scenario struct {
 	Name    string   // kebab-case, e.g. "sidekick-san-migration"
 	Summary string   // one sentence: what it rehearses
 	Labels  []string // smoke, nightly, migration, gameday, slow
-	Profile string   // data profile (tiny, small, large)
+	Profile string   // data profile (tiny, small, medium, large, sidekick)
 	Backup  string   // backup strategy name (continuous, base-only, dump-same-volume)
 	// Proxy puts Toxiproxy between the phones and syncd and between syncd and
 	// PostgreSQL, for network faults.
@@ -66,6 +66,11 @@ type Action string
 
 // The actions a scenario's steps take.
 const (
+	// Populate imports the data of the users at rest (those beyond the
+	// profile's active share) in bulk, through syncd's import, before the
+	// live load: every item an acknowledged write in the ledger at the commit
+	// of its batch. With every user active it has nothing to do, and says so.
+	Populate Action = "populate"
 	// Load has every user's phones carry out their planned operations, with
 	// Faults injected during the load, each once a seeded share of the planned
 	// writes has completed.
@@ -100,7 +105,7 @@ const (
 )
 
 // Actions lists every action, in the order a scenario usually uses them.
-var Actions = []Action{Load, BaseBackup, RestorePoint, Inject, Recover, Observe, Disaster, Restore, ResetPhones, ResyncPhones, Verify}
+var Actions = []Action{Populate, Load, BaseBackup, RestorePoint, Inject, Recover, Observe, Disaster, Restore, ResetPhones, ResyncPhones, Verify}
 
 // Step is one stage of a scenario.
 type Step struct {
@@ -175,7 +180,8 @@ func (s Scenario) Problems() []Problem {
 	if s.Name == "" || strings.ToLower(s.Name) != s.Name || strings.ContainsAny(s.Name, " _/") {
 		bad("name", "name %q: want kebab-case, e.g. sidekick-san-migration", s.Name)
 	}
-	if _, err := profile.Load(s.Profile); err != nil {
+	prof, err := profile.Load(s.Profile)
+	if err != nil {
 		bad("profile", "profile: %v", err)
 	}
 	if _, err := backup.Lookup(s.Backup); err != nil {
@@ -193,7 +199,7 @@ func (s Scenario) Problems() []Problem {
 	if s.Budgets.RTO < 0 {
 		bad("budgets.rto", "budgets: RTO %s: want a positive duration (or no RTO budget at all)", s.Budgets.RTO)
 	}
-	verify, loads, restorePoints := 0, 0, map[string]bool{}
+	verify, loads, populates, restorePoints := 0, 0, 0, map[string]bool{}
 	for i, st := range s.Steps {
 		where := fmt.Sprintf("step %d (%s)", i+1, st.Do)
 		stepBad := func(field string, fault int, format string, args ...any) {
@@ -232,6 +238,11 @@ func (s Scenario) Problems() []Problem {
 			}
 		case Verify:
 			verify++
+		case Populate:
+			populates++
+			if loads > 0 {
+				stepBad("do", 0, "populate after the load: the resting data is there before the phones start; move it before the load step")
+			}
 		case ResetPhones, ResyncPhones:
 			if loads == 0 {
 				stepBad("do", 0, "the phones have nothing to reset or resync before a load")
@@ -247,6 +258,13 @@ func (s Scenario) Problems() []Problem {
 	}
 	if loads > 1 {
 		bad("steps", "steps: want at most one load (a phone carries out its plan once)")
+	}
+	if populates > 1 {
+		bad("steps", "steps: want at most one populate step (each user at rest is imported once)")
+	}
+	if prof != nil && prof.Resting() && populates == 0 {
+		bad("steps", "steps: profile %s keeps %d of its %d users at rest (active_share %v): add a populate step before the load, which imports their data in bulk",
+			prof.Name, prof.Users-prof.Active(prof.Users), prof.Users, prof.ActiveShare)
 	}
 	if verify != 1 || len(s.Steps) == 0 || s.Steps[len(s.Steps)-1].Do != Verify {
 		bad("steps", "steps: want exactly one verify step, and last")

@@ -19,6 +19,8 @@ import (
 // step runs one step and returns a line saying what happened.
 func (d *runner) step(ctx context.Context, st Step) (string, error) {
 	switch st.Do {
+	case Populate:
+		return d.populate(ctx)
 	case Load:
 		return d.load(ctx, st.Faults)
 	case BaseBackup:
@@ -211,7 +213,7 @@ func (d *runner) restore(ctx context.Context, point string) (string, error) {
 			return "", serr
 		}
 		d.sys.current = empty
-		if err := d.provisionAccounts(ctx, empty); err != nil {
+		if err := d.createAccounts(ctx, empty, d.phones.all, "empty-accounts"); err != nil {
 			return "", err
 		}
 		return "no usable backup: " + err.Error(), nil

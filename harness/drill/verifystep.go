@@ -61,8 +61,8 @@ func (d *runner) verify(ctx context.Context) (string, error) {
 			nStores++
 		}
 	}
-	prog := d.verifyProgress(int64(len(d.phones.accts)))
-	err = observe.Each(ctx, observe.Options{Server: url, Accounts: d.phones.accts, KeepBodies: true,
+	prog := d.verifyProgress(int64(len(d.phones.all)))
+	err = observe.Each(ctx, observe.Options{Server: url, Accounts: d.phones.all, KeepBodies: true,
 		Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY}, func(uo model.UserObservation) error {
 		ur, err := saver.User(uo)
 		prog(ur)

@@ -88,6 +88,11 @@ func (g *Generator) Plan(user string) Plan {
 	for _, k := range model.Kinds {
 		rg := g.p.ItemRange(k)
 		n := between(r, rg.Min, rg.Max)
+		if rg.Users > 0 && rg.Users < 1 && Derive(g.seed, "has", user, k.String()).Float64() >= rg.Users {
+			// Only a share of the users keep this kind at all (a draw of
+			// its own, so that profiles without a share plan as before).
+			n = 0
+		}
 		if k == model.KindAppData {
 			n = min(n, len(games))
 		}

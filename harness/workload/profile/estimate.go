@@ -13,7 +13,7 @@ import (
 type Needs struct {
 	Users  int
 	Items  float64 // items created, all users
-	Writes float64 // creates, updates and deletes, all users
+	Writes float64 // ledger records: active users' creates, updates and deletes, resting users' imported items
 	// Payload is the bytes of the items' bodies the writes send.
 	Payload float64
 	// Database is the primary's data directory after the load: the empty
@@ -23,31 +23,37 @@ type Needs struct {
 	// primary and its WAL, two base backups and the WAL archive, a migrated
 	// copy, and the restored stack.
 	Disk float64
-	// Memory is the harness's peak resident memory: the ledger, the phones'
-	// working sets, and a fixed base.
+	// Memory is the harness's peak resident memory: the ledger, the
+	// verifier's working set, the phones' working sets, and a fixed base.
 	Memory float64
 }
 
 // The figures Estimate works with, measured on the reference stack (syncd
-// over PostgreSQL 15, profile small: 1,000 users, 48,604 items, 130 MiB of
-// bodies gave a 173 MiB base backup over a 31.5 MiB empty one).
+// over PostgreSQL 15). Profile small: 1,000 users, 48,604 items gave a 173 MiB
+// base backup over a 31.5 MiB empty one. Profile medium (make drill at
+// --profile medium, seed 2009): 1,189,677 items at rest with 887 MiB of
+// bodies gave a 1.5 GiB base backup, the drill's disk use peaked 10.3 GiB
+// above where it started, and the harness peaked at 505 MiB resident.
 const (
 	emptyCluster   = 32 << 20 // an initialised cluster with syncd's schema
-	perItemStorage = 512      // a row, its index entries and its change-log row
+	perItemStorage = 560      // a row, its index entries and its change-log row (medium: 617 MiB for 1.19M items)
 	// wholeDrill is how many database-sized copies a drill holds at its peak:
-	// the primary, its WAL (about one more), two base backups, the WAL
-	// archive (about one more), the migrated copy, the restored copy.
+	// the primary, its WAL, two base backups, the WAL archive, the migrated
+	// copy, the restored copy (medium: 10.3 GiB at its peak for a 1.5 GiB
+	// database: 6.9).
 	wholeDrill = 7
-	// ledgerPerWrite is the ledger's resting size per record in memory (the
-	// ledger's own benchmarks: 25.6 to 32 bytes).
-	ledgerPerWrite = 32
-	harnessBase    = 256 << 20 // the Go runtime, clients, buffers, the report
-	// The mean body of the kinds whose size the profile does not set.
-	meanContact      = 420
-	meanContactPhoto = 7 << 10 // an inline PHOTO of 2-12 KiB
-	meanEvent        = 640
-	meanTodo         = 380
-	meanAppData      = 300
+	// harnessPerWrite is the harness's memory per ledger record: the
+	// ledger's resting 26 to 32 bytes, and the observer's, verifier's and
+	// garbage collector's share (medium: 505 MiB for 1.2M records).
+	harnessPerWrite = 224
+	harnessBase     = 256 << 20 // the Go runtime, clients, buffers, the report
+	// The mean body of the kinds whose size the profile does not set, from
+	// the generator over 2,000 users.
+	meanContact      = 600
+	meanContactPhoto = 10 << 10 // an inline PHOTO
+	meanEvent        = 880
+	meanTodo         = 550
+	meanAppData      = 800
 )
 
 // Estimate returns what a drill of the profile with users users needs.
@@ -59,7 +65,7 @@ func (p *Profile) Estimate(users int) Needs {
 		if err != nil {
 			continue
 		}
-		mean := float64(r.Min+r.Max) / 2
+		mean := r.Mean()
 		perUser += mean
 		bytesPerUser += mean * p.meanBody(k)
 	}
@@ -67,15 +73,17 @@ func (p *Profile) Estimate(users int) Needs {
 	if p.Mix.Create > 0 {
 		writesPerCreate += (p.Mix.Update + p.Mix.Delete) / p.Mix.Create
 	}
-	u := float64(users)
+	u, active := float64(users), float64(p.Active(users))
 	n.Items = perUser * u
-	n.Writes = n.Items * writesPerCreate
+	// Active users write through the protocol (creates, updates, deletes);
+	// resting users' items are imported once each.
+	n.Writes = perUser*active*writesPerCreate + perUser*(u-active)
 	n.Payload = bytesPerUser * u
 	n.Database = emptyCluster + n.Payload + n.Items*perItemStorage
 	n.Disk = wholeDrill * n.Database
 	// Each user being loaded holds its plan and bodies; photos dominate.
 	inFlight := float64(p.Concurrency) * float64(max(p.Devices.Max, 1)) * bytesPerUser
-	n.Memory = harnessBase + n.Writes*ledgerPerWrite + inFlight
+	n.Memory = harnessBase + n.Writes*harnessPerWrite + inFlight
 	return n
 }
 
@@ -132,7 +140,7 @@ func (n Needs) Fits(r Room) error {
 			Bytes(n.Disk), Bytes(n.Database), wholeDrill, r.DiskAt, Bytes(r.Disk)))
 	}
 	if r.Memory > 0 && n.Memory > r.Memory {
-		short = append(short, fmt.Sprintf("about %s of memory for the harness (the ledger of %.0f writes and the phones' working sets), but %s is available",
+		short = append(short, fmt.Sprintf("about %s of memory for the harness (%.0f ledger records, the verifier's and the phones' working sets), but %s is available",
 			Bytes(n.Memory), n.Writes, Bytes(r.Memory)))
 	}
 	if len(short) == 0 {

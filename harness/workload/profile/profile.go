@@ -1,7 +1,7 @@
 // Package profile parses and validates data profiles: how many users a drill
 // simulates, how many items of each kind they keep, the photo and note size
 // distributions, the operation mix and the concurrency. Profiles are JSON files;
-// the named ones (tiny, small, large) are embedded from fixtures/profiles.
+// the named ones (tiny, small, medium, large, sidekick) are embedded from fixtures/profiles.
 package profile
 
 import (
@@ -47,6 +47,12 @@ type Profile struct {
 	Description string `json:"description"`
 	// Users is how many accounts the harness creates for this profile.
 	Users int `json:"users"`
+	// ActiveShare is the share of the users whose phones sync and write
+	// through the protocol during the drill (0 < share <= 1; unset means
+	// every user). The others are at rest: a drill's populate step imports
+	// their items in bulk before the live load, as old data a service has
+	// held for years.
+	ActiveShare float64 `json:"active_share,omitempty"`
 	// Devices is the range of simulated phones per user.
 	Devices Range `json:"devices"`
 	// Concurrency is how many users are loaded in parallel.
@@ -66,10 +72,22 @@ type Profile struct {
 	Timeout     Duration `json:"timeout"`
 }
 
-// Range is an inclusive integer range.
+// Range is an inclusive integer range. In a profile's items, Users is the
+// share of users who keep that kind at all (0 < share < 1; unset means every
+// user): "a photo for few users".
 type Range struct {
-	Min int `json:"min"`
-	Max int `json:"max"`
+	Min   int     `json:"min"`
+	Max   int     `json:"max"`
+	Users float64 `json:"users,omitempty"`
+}
+
+// Mean is the mean count of a range of items per user, over all users.
+func (r Range) Mean() float64 {
+	m := float64(r.Min+r.Max) / 2
+	if r.Users > 0 && r.Users < 1 {
+		m *= r.Users
+	}
+	return m
 }
 
 // Mix weighs the operations a device performs.
@@ -177,6 +195,19 @@ func (d *Duration) UnmarshalJSON(data []byte) error {
 // MarshalJSON writes the duration as a Go duration string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
+// Active returns how many of n users are active: ActiveShare of them rounded
+// up, at least one; n when every user is.
+func (p *Profile) Active(n int) int {
+	if p.ActiveShare == 0 || p.ActiveShare >= 1 || n == 0 {
+		return n
+	}
+	return min(n, max(1, int(math.Ceil(p.ActiveShare*float64(n)))))
+}
+
+// Resting reports whether some users of the profile are at rest: a drill
+// populates them in bulk instead of loading them through the protocol.
+func (p *Profile) Resting() bool { return p.Active(p.Users) < p.Users }
+
 // ItemRange returns the items-per-user range for kind (zero when absent).
 func (p *Profile) ItemRange(k model.Kind) Range { return p.Items[k.String()] }
 
@@ -191,7 +222,7 @@ func Names() []string {
 	return names
 }
 
-// Load returns the profile called name: an embedded one (tiny, small, large) or, when
+// Load returns the profile called name: an embedded one (tiny, small, medium, large, sidekick) or, when
 // name contains a path separator or ends in .json, the file at that path.
 func Load(name string) (*Profile, error) {
 	var data []byte
@@ -245,6 +276,9 @@ func (p *Profile) Validate() error {
 	if p.Users < 1 || p.Users > MaxUsers {
 		bad("users = %d: want 1 to %d", p.Users, MaxUsers)
 	}
+	if p.ActiveShare < 0 || p.ActiveShare > 1 {
+		bad("active_share = %v: want more than 0 and at most 1 (or leave it out: every user active)", p.ActiveShare)
+	}
 	if p.Devices.Min < 1 || p.Devices.Max < p.Devices.Min || p.Devices.Max > 8 {
 		bad("devices = %+v: want 1 <= min <= max <= 8", p.Devices)
 	}
@@ -259,6 +293,9 @@ func (p *Profile) Validate() error {
 		}
 		if r.Min < 0 || r.Max < r.Min || r.Max > MaxItemsPerKind {
 			bad("items.%s = %+v: want 0 <= min <= max <= %d", name, r, MaxItemsPerKind)
+		}
+		if r.Users < 0 || r.Users > 1 {
+			bad("items.%s.users = %v: want the share of users who keep this kind, more than 0 and at most 1 (or leave it out: every user)", name, r.Users)
 		}
 		if k == model.KindAppData && r.Max > MaxAppData {
 			bad("items.appdata.max = %d: at most %d (one per game)", r.Max, MaxAppData)
@@ -337,7 +374,7 @@ func describeToken(tok json.Token, err error) string {
 func (p *Profile) MeanItems() float64 {
 	total := 0.0
 	for _, r := range p.Items {
-		total += float64(r.Min+r.Max) / 2
+		total += r.Mean()
 	}
 	return total
 }

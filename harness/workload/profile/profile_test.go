@@ -13,8 +13,8 @@ import (
 )
 
 func TestEmbeddedProfiles(t *testing.T) {
-	want := map[string]int{"tiny": 10, "small": 1000, "large": 100000}
-	if got := strings.Join(Names(), ","); got != "large,small,tiny" {
+	want := map[string]int{"tiny": 10, "small": 1000, "medium": 100000, "large": 100000, "sidekick": 1000000}
+	if got := strings.Join(Names(), ","); got != "large,medium,sidekick,small,tiny" {
 		t.Fatalf("Names() = %s", got)
 	}
 	for name, users := range want {
@@ -30,6 +30,14 @@ func TestEmbeddedProfiles(t *testing.T) {
 				t.Errorf("%s: no %v items", name, k)
 			}
 		}
+	}
+	// sidekick: about a dozen items per user, 1% of the users active.
+	sk, _ := Load("sidekick")
+	if m := sk.MeanItems(); m < 10 || m > 14 {
+		t.Errorf("sidekick: %.1f items per user on average, want about a dozen", m)
+	}
+	if a := sk.Active(sk.Users); a != 10000 {
+		t.Errorf("sidekick: %d active users, want 10,000 (1%%)", a)
 	}
 	small, _ := Load("small")
 	if m := small.MeanItems(); m < 45 || m > 55 {
@@ -62,7 +70,7 @@ func TestParseErrors(t *testing.T) {
 			t.Errorf("Parse(%s) = %v, want an error containing %q", tc.json, err, tc.want)
 		}
 	}
-	if _, err := Load("nope"); err == nil || !strings.Contains(err.Error(), "want one of large, small, tiny") {
+	if _, err := Load("nope"); err == nil || !strings.Contains(err.Error(), "want one of large, medium, sidekick, small, tiny") {
 		t.Errorf("Load(nope) = %v", err)
 	}
 }
@@ -147,6 +155,23 @@ func TestEstimateMatchesWhatTheSmallDrillMeasured(t *testing.T) {
 	}
 	if err := n.Fits(Room{Disk: 100 << 30, Memory: 20 << 30, DiskAt: "/var/lib/docker"}); err != nil {
 		t.Errorf("small does not fit 100 GiB of disk and 20 GiB of memory: %v", err)
+	}
+	// Measured (make drill --profile medium --seed 2009): 1,189,677 items at
+	// rest and 15,269 live writes, a 1.5 GiB base backup, the disk use
+	// peaking 10.3 GiB above the start, the harness at 505 MiB resident.
+	medium, err := Load("medium")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := medium.Estimate(medium.Users)
+	if lo, hi := 1.2*(1<<30), 1.9*(1<<30); m.Database < lo || m.Database > hi {
+		t.Errorf("medium: database %s, measured 1.5 GiB", Bytes(m.Database))
+	}
+	if lo, hi := 8.0*(1<<30), 13.0*(1<<30); m.Disk < lo || m.Disk > hi {
+		t.Errorf("medium: disk %s, measured 10.3 GiB at the peak", Bytes(m.Disk))
+	}
+	if lo, hi := 400.0*(1<<20), 700.0*(1<<20); m.Memory < lo || m.Memory > hi {
+		t.Errorf("medium: memory %s, measured 505 MiB", Bytes(m.Memory))
 	}
 }
 
