@@ -224,7 +224,7 @@ func TestTheSameSeedReplaysTheWritesBeforeEachFault(t *testing.T) {
 func TestUsersAtRestArePopulatedRestoredAndVerified(t *testing.T) {
 	stacktest.RequireDocker(t)
 	sc := Scenario{Name: "resting", Profile: filepath.Join("testdata", "resting.json"), Backup: "continuous",
-		Steps: []Step{{Do: Populate}, {Do: BaseBackup}, {Do: Load}, {Do: Disaster}, {Do: Restore}, {Do: Verify}},
+		Steps:  []Step{{Do: Populate}, {Do: BaseBackup}, {Do: Load}, {Do: Disaster}, {Do: Restore}, {Do: Verify}},
 		Expect: report.ExpectIntact, Budgets: Budgets{LostWrites: NoLoss()}}
 	var narration strings.Builder
 	out, err := Execute(context.Background(), sc, Options{Seed: 9, Reports: t.TempDir(), Out: &narration})

@@ -107,8 +107,8 @@ type phones struct {
 	all     []accounts.Account // every user: the active and those at rest
 	accts   []accounts.Account // the active users, whose phones load
 	resting []accounts.Account // the users at rest, imported by the populate step
-	ledger *ledger.Writer
-	fleet  *workload.Fleet // kept when the scenario acts on the phones after the load
+	ledger  *ledger.Writer
+	fleet   *workload.Fleet // kept when the scenario acts on the phones after the load
 	// decoded is the last decode of the ledger file, reused while no record
 	// was added since (decodedLen), so that a run decodes it once.
 	decoded    *ledger.Ledger
