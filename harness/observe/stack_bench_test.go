@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/moby/moby/client"
 
 	"github.com/firedrill/firedrill/harness/accounts"
@@ -249,4 +250,72 @@ func BenchmarkObserveReference(b *testing.B) {
 	b.ReportMetric(float64(ct.n.Load())/float64(users), "requests/user")
 	b.ReportMetric(float64(items)/float64(users), "items/user")
 	b.ReportMetric(float64(calls)/float64(items), "syscalls/item")
+}
+
+// BenchmarkCommitBaseline is the floor BenchmarkLoadCPU's stack CPU per write
+// stands beside: pgbench-style single-row commits (a 600-byte row each, its
+// own transaction, 16 connections) straight into the same PostgreSQL, and
+// PostgreSQL's CPU per commit (cgroup counters). It reports the ratio of the
+// reference stack's CPU per acknowledged protocol write to it, measured in
+// the same run.
+func BenchmarkCommitBaseline(b *testing.B) {
+	l := loadReference(b)
+	ctx := context.Background()
+	dsn, err := l.st.Postgres.DSN(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, dsn+"&pool_max_conns=16")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS bench_commit (id bigserial PRIMARY KEY, body bytea NOT NULL)`); err != nil {
+		b.Fatal(err)
+	}
+	body := make([]byte, 600)
+	for i := range body {
+		body[i] = byte('a' + i%26)
+	}
+	const commits = 5000
+	pgID := l.st.Postgres.Container.GetContainerID()
+	var pgCPU time.Duration
+	var done int64
+	for b.Loop() {
+		p0, err := stack.ContainerCPU(ctx, l.st.Run.Docker, pgID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for next.Add(1) <= commits {
+					if _, err := pool.Exec(ctx, `INSERT INTO bench_commit (body) VALUES ($1)`, body); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+		p1, err := stack.ContainerCPU(ctx, l.st.Run.Docker, pgID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pgCPU += p1 - p0
+		done += commits
+	}
+	perCommit := float64(pgCPU.Microseconds()) / float64(done)
+	perWrite := float64(l.loadStackCPU.Microseconds()) / float64(l.load.OK)
+	b.ReportMetric(perCommit, "pg-µs/commit")
+	b.ReportMetric(perWrite/perCommit, "stack-write/commit")
+	b.Logf("single-row commits: PostgreSQL %.0f µs of CPU each; a protocol write costs syncd and PostgreSQL %.0f µs (%.2f commits' worth)", perCommit, perWrite, perWrite/perCommit)
 }
