@@ -263,7 +263,7 @@ func (k *canary) plant(damage string, uc *userCheck) (planting, bool) {
 			}
 		}
 	case PlantForeign:
-		return k.foreign(uc), true
+		return k.foreign(uc)
 	case PlantMoved:
 		for _, p := range uc.passed {
 			if present(p) {
@@ -403,7 +403,7 @@ func (k *canary) changeByte(uc *userCheck, p passedItem) planting {
 // foreign adds to the user's copy an item another user wrote (one of the
 // next users in the ledger with an acknowledged item whose key this user
 // never wrote), or, with no such user, an item nobody wrote.
-func (k *canary) foreign(uc *userCheck) planting {
+func (k *canary) foreign(uc *userCheck) (planting, bool) {
 	pl := planting{uo: copyObs(uc.uo)}
 	observed := map[string]bool{}
 	for _, it := range uc.uo.Items {
@@ -427,8 +427,11 @@ func (k *canary) foreign(uc *userCheck) planting {
 			pl.key, pl.owner = h.Key, ou.Name
 			pl.uo.Items = append(pl.uo.Items, model.ObservedItem{Key: h.Key, Digest: w.Digest, Size: int64(w.Size), Collection: collectionFor(uc, h.Kind, "")})
 			pl.what = fmt.Sprintf("added %s's %s", ou.Name, h.Key)
-			return pl
+			return pl, true
 		}
+	}
+	if k.c.in.Baseline != nil {
+		return pl, false // against a snapshot, an item nobody held is new, not foreign
 	}
 	sum := sha256.Sum256([]byte("firedrill canary " + uc.uo.User))
 	pl.key = model.ItemKey(model.KindAppData, "firedrill-canary/"+hex.EncodeToString(sum[:6])+".json")
@@ -436,7 +439,7 @@ func (k *canary) foreign(uc *userCheck) planting {
 	copy(d[:], sum[8:])
 	pl.uo.Items = append(pl.uo.Items, model.ObservedItem{Key: pl.key, Digest: d, Size: 42})
 	pl.what = "added " + pl.key + ", which nobody wrote"
-	return pl
+	return pl, true
 }
 
 // result returns the canary's outcome.

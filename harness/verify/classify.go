@@ -28,6 +28,9 @@ func (u *userCheck) classify(h *ledger.ItemHistory, o *model.ObservedItem, poss 
 	case o == nil:
 		class = ClassLost
 		d.Detail = fmt.Sprintf("missing; last acknowledged write returned at %s", at(d.LastAcked))
+		if u.c.in.Baseline != nil {
+			d.Detail = "missing: the snapshot holds it"
+		}
 		if u.notOffered[h.Kind] {
 			d.Detail += fmt.Sprintf("; the server offers no %s collection any more", h.Kind)
 		}
@@ -53,6 +56,8 @@ func (u *userCheck) classify(h *ledger.ItemHistory, o *model.ObservedItem, poss 
 			d.Detail = fmt.Sprintf("stale: shows the version written at %s; %d newer acknowledged writes lost", at(v.Return), lostN)
 		case known:
 			d.Detail = fmt.Sprintf("shows the content of a write that failed (called at %s)", at(v.Call))
+		case u.c.in.Baseline != nil:
+			d.Detail = "content differs from the snapshot's"
 		default:
 			d.Detail = "content differs from every version written"
 		}

@@ -16,7 +16,10 @@ import (
 // item: the first scanLookups lookups scan the packed writes, later ones use
 // sorted indexes built on first need.
 type owners struct {
-	x        *ledgerIndex
+	x *ledgerIndex
+	// contentOnly: an owner is named only for content someone held, never
+	// for a key alone (a baseline: servers name items alike for all users).
+	contentOnly bool
 	lookups  int
 	byDigest []ownedWrite // sorted by digest prefix
 	byKey    []ownedWrite // sorted by key hash
@@ -72,6 +75,9 @@ func (o *owners) lookup(self uint32, key string, d model.Digest, haveDigest bool
 		if other != nil {
 			return other.user, other.key
 		}
+	}
+	if o.contentOnly {
+		return "", ""
 	}
 	for _, c := range o.keyCandidates(key) {
 		if c.user == self {
@@ -130,7 +136,7 @@ func (o *owners) keyCandidates(key string) []ownedWrite {
 
 // keyOf returns an item's key: the History's, or the ledger's interned one.
 func (o *owners) keyOf(item uint32, key string) string {
-	if o.x.hist != nil {
+	if o.x.l == nil {
 		return key
 	}
 	return o.x.l.ItemKey(item)
@@ -140,7 +146,7 @@ func (o *owners) keyOf(item uint32, key string) string {
 // key once.
 func (o *owners) buildKeys() []ownedWrite {
 	var prints []uint64
-	if o.x.hist == nil {
+	if o.x.l != nil {
 		prints = make([]uint64, o.x.l.NumItems())
 		for i := range prints {
 			prints[i] = keyPrint(o.x.l.ItemKey(uint32(i)))
@@ -175,6 +181,17 @@ func (o *owners) build(f func(u uint32, item uint32, key string, w ledger.Write,
 // only for an index built from a History.
 func (o *owners) each(f func(u uint32, item uint32, key string, w ledger.Write)) {
 	x := o.x
+	if x.base != nil {
+		x.base.Each(func(uh *ledger.UserHistory) bool {
+			for _, h := range uh.Items {
+				for _, w := range h.Writes {
+					f(uh.User, h.Item, h.Key, w)
+				}
+			}
+			return true
+		})
+		return
+	}
 	if x.hist != nil {
 		for ui := range x.hist.Users {
 			for _, h := range x.hist.Users[ui].Items {

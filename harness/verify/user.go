@@ -227,6 +227,11 @@ func (u *userCheck) item(h *ledger.ItemHistory, copies []*model.ObservedItem) {
 			Detail: fmt.Sprintf("the same item in %d collections (%s): the server duplicated it", len(copies), strings.Join(collectionsOf(copies), ", "))})
 		return
 	}
+	if o != nil && c.in.Baseline != nil && h.Kind.Semantic() && !o.Bytes.IsZero() {
+		if b, ok := c.in.Baseline.ByteDigest(u.self, h.Key, h.Collection); ok && b != o.Bytes {
+			kc.Reserialised++
+		}
+	}
 	if o != nil {
 		switch {
 		case recorded == "" || o.Collection == "":
@@ -261,6 +266,14 @@ func (u *userCheck) foreign(rest map[string][]*model.ObservedItem) {
 			d.GotDigest = &o.Digest
 		}
 		owner, ownerKey := u.c.own.lookup(u.self, key, o.Digest, o.Unreadable == "")
+		if owner == "" && u.c.in.Baseline != nil {
+			d.Detail = "new since the snapshot: it did not hold this item, and no user held its content"
+			if o.Unreadable != "" {
+				d.Detail += "; unreadable: " + o.Unreadable
+			}
+			u.add(ClassNew, kind, d)
+			continue
+		}
 		if owner != "" {
 			d.Owner, d.OwnerKey = owner, ownerKey
 			d.Detail = fmt.Sprintf("belongs to %s (%s), which wrote it; %s never did", owner, ownerKey, u.uo.User)
@@ -306,7 +319,9 @@ func (u *userCheck) conclude() {
 		ur.Verdict, ur.Reason = NotCovered, "not covered: "+strings.Join(reasons, "; ")
 	case ur.Acked == 0:
 		ur.Verdict = NotCovered
-		if len(u.uh.Items) == 0 {
+		if len(u.uh.Items) == 0 && u.c.in.Baseline != nil {
+			ur.Reason = "nothing verified: the snapshot holds no item for this user"
+		} else if len(u.uh.Items) == 0 {
 			ur.Reason = "nothing verified: the ledger holds no write for this user"
 		} else {
 			ur.Reason = fmt.Sprintf("nothing verified: none of the user's writes to %d items was acknowledged by the recovery point", len(u.uh.Items))
