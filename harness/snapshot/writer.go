@@ -25,7 +25,6 @@ type Writer struct {
 	header    Header
 	users     int
 	items     int
-	last      string
 	err       error
 	closed    bool
 }

@@ -348,6 +348,9 @@ func (c *Checker) conclude(res *Result) {
 	case torn:
 		res.Status = Unknown
 		res.Reason = fmt.Sprintf("the ledger is incomplete (%v); %d of %d users look damaged, but writes after the tear are not on record", c.in.Ledger.Torn, n.DamagedUsers, n.Users)
+	case n.DamagedUsers > 0 && c.in.Baseline != nil:
+		res.Status = Fail
+		res.Reason = fmt.Sprintf("%s against the snapshot: %s%s", usersNotIntact(n), damageLine(n), baselineExtras(n))
 	case n.DamagedUsers > 0:
 		res.Status = Fail
 		res.Reason = fmt.Sprintf("%s: %s; RPO %d acknowledged writes (%.3fs)",
@@ -373,6 +376,9 @@ func (c *Checker) conclude(res *Result) {
 			what = fmt.Sprintf("kinds not covered: %s", c.notCoveredReasons(res))
 		}
 		res.Reason = fmt.Sprintf("%s; the other %d items of %d users are intact", what, n.Items, n.Users)
+	case c.in.Baseline != nil:
+		res.Status = Pass
+		res.Reason = fmt.Sprintf("all %d users intact against the snapshot: %d items%s", n.Users, n.Items, baselineExtras(n))
 	case n.RewrittenUsers > 0:
 		res.Status = Pass
 		res.Reason = fmt.Sprintf("%d of %d users intact and %d with items rewritten by the server in ways the RFCs allow (%d items, listed): %d items, %d acknowledged writes, %d ambiguous items",
@@ -381,6 +387,19 @@ func (c *Checker) conclude(res *Result) {
 		res.Status = Pass
 		res.Reason = fmt.Sprintf("all %d users intact: %d items, %d acknowledged writes, %d ambiguous items", n.Users, n.Items, n.Acked, n.Ambiguous)
 	}
+}
+
+// baselineExtras says what a check against a snapshot found that is not
+// damage, e.g. "; 2 items new since the snapshot (not damage)".
+func baselineExtras(n Counts) string {
+	s := ""
+	if n.Reserialised > 0 {
+		s += fmt.Sprintf("; %d re-serialised by the server (same meaning, other bytes: intact)", n.Reserialised)
+	}
+	if n.New > 0 {
+		s += fmt.Sprintf("; %d items new since the snapshot (not damage)", n.New)
+	}
+	return s
 }
 
 // usersNotIntact says how many users are damaged and how many unreadable as a
