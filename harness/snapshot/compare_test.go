@@ -127,7 +127,7 @@ func TestCompareWithBaseline(t *testing.T) {
 		status verify.Status
 		// want maps "user class key" to true for every finding expected.
 		want   []string
-		items  int // damaged items, when not len(want)
+		items  int                          // damaged items, when not len(want)
 		counts func(c verify.Counts) string // "" when the counts are right
 	}{
 		{name: "unchanged", status: verify.Pass, counts: func(c verify.Counts) string {

@@ -20,9 +20,9 @@ type owners struct {
 	// contentOnly: an owner is named only for content someone held, never
 	// for a key alone (a baseline: servers name items alike for all users).
 	contentOnly bool
-	lookups  int
-	byDigest []ownedWrite // sorted by digest prefix
-	byKey    []ownedWrite // sorted by key hash
+	lookups     int
+	byDigest    []ownedWrite // sorted by digest prefix
+	byKey       []ownedWrite // sorted by key hash
 }
 
 // scanLookups is how many owner lookups scan before the indexes are built.
