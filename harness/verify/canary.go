@@ -85,7 +85,14 @@ type canary struct {
 func newCanary(c *Checker) *canary {
 	k := &canary{c: c, left: len(canaryDamage)}
 	for _, d := range canaryDamage {
-		k.plants = append(k.plants, CanaryPlant{Damage: d.damage, Class: d.class, Detail: "not planted: " + d.need})
+		need := d.need
+		switch {
+		case c.in.Baseline != nil && d.damage == PlantResurrected:
+			need = "a snapshot records no deletes, so nothing can come back against it"
+		case c.in.Baseline != nil && d.damage == PlantForeign:
+			need = "the snapshot holds no other user with an item to take"
+		}
+		k.plants = append(k.plants, CanaryPlant{Damage: d.damage, Class: d.class, Detail: "not planted: " + need})
 	}
 	return k
 }

@@ -274,7 +274,10 @@ func (u *userCheck) foreign(rest map[string][]*model.ObservedItem) {
 			u.add(ClassNew, kind, d)
 			continue
 		}
-		if owner != "" {
+		if owner != "" && u.c.in.Baseline != nil {
+			d.Owner, d.OwnerKey = owner, ownerKey
+			d.Detail = fmt.Sprintf("belongs to %s (%s), whose account held it in the snapshot; %s's did not", owner, ownerKey, u.uo.User)
+		} else if owner != "" {
 			d.Owner, d.OwnerKey = owner, ownerKey
 			d.Detail = fmt.Sprintf("belongs to %s (%s), which wrote it; %s never did", owner, ownerKey, u.uo.User)
 		} else {
