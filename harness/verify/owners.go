@@ -95,7 +95,8 @@ type ownedItemRef struct{ user, key string }
 // digestCandidates returns users' items that may hold a put of d.
 func (o *owners) digestCandidates(d model.Digest) []ownedWrite {
 	p := digestPrint(d)
-	if o.byDigest == nil && o.lookups > scanLookups {
+	// A baseline's scan reads the whole snapshot file again: index at once.
+	if o.byDigest == nil && (o.lookups > scanLookups || o.x.base != nil) {
 		o.byDigest = o.build(func(u uint32, item uint32, key string, w ledger.Write, emit func(uint64)) {
 			if w.Op == ledger.OpPut {
 				emit(digestPrint(w.Digest))
