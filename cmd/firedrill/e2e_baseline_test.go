@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 	"github.com/firedrill/firedrill/harness/dav"
 	"github.com/firedrill/firedrill/harness/verify"
 )
+
+var baselineRuns atomic.Int32
 
 // plainDAV is a DAV client written for this test alone, on net/http: what
 // any other program would write to a server, not firedrill's workload.
@@ -79,7 +82,9 @@ func TestSnapshotVerifyBaseline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	accts := namedAccounts("base", 3, 31)
+	// Fresh accounts for every run: the reference stack is shared across
+	// -count repetitions.
+	accts := namedAccounts(fmt.Sprintf("base%dn", baselineRuns.Add(1)), 3, 31)
 	users := filepath.Join(dir, "users.csv")
 	if err := accounts.WriteFile(users, accts); err != nil {
 		t.Fatal(err)
