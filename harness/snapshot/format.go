@@ -12,8 +12,8 @@
 //	{"user":"bob","items":[],"not_offered":["photo"]}
 //	{"end":{"users":2,"items":1,"sha256":"<64 hex>"}}
 //
-// The header names the format version, the server, the time and the number
-// of users; then one line per user (items sorted by key and collection:
+// The header names the format version, the server, the time the read began
+// and the number of users; then one line per user (items sorted by key and collection:
 // canon is the canonical digest of package canon, bytes the digest of the
 // body as served, size its length; not_offered lists the kinds the server
 // offered the user no collection for); then a trailer with the counts and the
