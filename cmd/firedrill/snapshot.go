@@ -75,6 +75,8 @@ func runSnapshot(ctx context.Context, e *env, args []string) int {
 		nHoles   int
 		writeErr error
 		kinds    [8]int
+		empty    []string
+		nEmpty   int
 	)
 	err = observeInOrder(ctx, opts, accts, 4*f.concurrency, func(uo model.UserObservation) {
 		u, err := snapshot.FromObservation(uo)
@@ -84,6 +86,12 @@ func runSnapshot(ctx context.Context, e *env, args []string) int {
 				holes = append(holes, err.Error())
 			}
 			return
+		}
+		if len(u.Items) == 0 {
+			nEmpty++
+			if len(empty) < 5 {
+				empty = append(empty, u.User)
+			}
 		}
 		for _, it := range u.Items {
 			if k, _, err := model.SplitItemKey(it.Key); err == nil && int(k) < len(kinds) {
@@ -121,6 +129,10 @@ func runSnapshot(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "snapshot: %d users, %d items (%s) of %s written to %s\n",
 		w.Users(), w.Items(), what, f.server, f.out)
+	if nEmpty > 0 {
+		fmt.Fprintf(e.stdout, "  %d users hold nothing (%s): verify --baseline reports them not covered (nothing of theirs to check); leave them out of the users file if that is expected\n",
+			nEmpty, firstNames(empty))
+	}
 	if len(none) > 0 {
 		fmt.Fprintf(e.stdout, "  the snapshot holds no %s: verify --baseline reports them not covered unless --kinds leaves them out\n", strings.Join(none, ", "))
 	}

@@ -269,3 +269,13 @@ func TestBaselineWording(t *testing.T) {
 		t.Errorf("a baseline result speaks of a ledger:\n%s", text)
 	}
 }
+
+// TestBaselineOnlyLatest: a snapshot holds one state per item; a
+// point-in-time check against it is a failed assumption, not a verdict.
+func TestBaselineOnlyLatest(t *testing.T) {
+	obs := state(t)
+	res := verify.Check(verify.Input{Baseline: takeSnapshot(t, obs), Observation: obs, Mode: verify.PointInTime, Upper: 1})
+	if res.Status != verify.Unknown || !strings.Contains(res.FailedAssumption, "with a baseline") {
+		t.Errorf("status %s, assumption %q", res.Status, res.FailedAssumption)
+	}
+}

@@ -156,6 +156,9 @@ func (in *Input) validate() (string, int64) {
 	if in.Ledger == nil && in.History == nil && in.Baseline == nil {
 		return "no ledger or snapshot to check against", 0
 	}
+	if in.Baseline != nil && in.Mode != Latest {
+		return fmt.Sprintf("mode %q with a baseline: a snapshot holds one state per item, check it in mode %q", in.Mode, Latest), 0
+	}
 	switch in.Mode {
 	case Latest:
 		if in.RecoveryPoint < 0 {
