@@ -16,7 +16,9 @@ import (
 
 	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/dav"
+	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/verify"
+	"github.com/jackc/pgx/v5"
 )
 
 var baselineRuns atomic.Int32
@@ -78,7 +80,8 @@ func vcalendar(comp, uid, summary string) []byte {
 // user and item by item with the right class (exit 1), and what is not
 // damage is counted, not failed.
 func TestSnapshotVerifyBaseline(t *testing.T) {
-	server, token := referenceStack(t)
+	st, server := startReference(t)
+	token := st.Syncd.AdminToken
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
@@ -112,21 +115,21 @@ func TestSnapshotVerifyBaseline(t *testing.T) {
 			[]byte(`{"high":[{"name":"`+u+`","score":9001}]}`), http.StatusCreated, http.StatusNoContent)
 	}
 	snap := filepath.Join(dir, "before.snap")
-	st, out, errOut := runCLI(t, nil, "snapshot", "--server", server, "--users", users, "--out", snap)
+	code, out, errOut := runCLI(t, nil, "snapshot", "--server", server, "--users", users, "--out", snap)
 	t.Logf("snapshot:\n%s", out)
-	if st != exitOK || !strings.Contains(out, "snapshot: 3 users, 21 items (6 contacts, 3 events, 3 todos, 3 notes, 3 photos, 3 appdatas)") {
-		t.Fatalf("snapshot: exit %d\n%s\n%s", st, out, tail(errOut, 10))
+	if code != exitOK || !strings.Contains(out, "snapshot: 3 users, 21 items (6 contacts, 3 events, 3 todos, 3 notes, 3 photos, 3 appdatas)") {
+		t.Fatalf("snapshot: exit %d\n%s\n%s", code, out, tail(errOut, 10))
 	}
 	if !strings.Contains(errOut, "observe") {
 		t.Errorf("snapshot shows no progress:\n%s", tail(errOut, 5))
 	}
 
-	st, out, errOut = runCLI(t, nil, "verify", "--server", server, "--users", users, "--baseline", snap)
+	code, out, errOut = runCLI(t, nil, "verify", "--server", server, "--users", users, "--baseline", snap)
 	t.Logf("verify before damage:\n%s", out)
-	if st != exitOK || !strings.Contains(out, "verify: pass: all 3 users intact against the snapshot: 21 items") ||
+	if code != exitOK || !strings.Contains(out, "verify: pass: all 3 users intact against the snapshot: 21 items") ||
 		!strings.Contains(out, "intact              3") || !strings.Contains(out, "canary: 6 of 6 planted damages caught; resurrected not planted") ||
 		!strings.Contains(out, "a snapshot records no deletes") {
-		t.Fatalf("verify before damage: exit %d\n%s\n%s", st, out, tail(errOut, 10))
+		t.Fatalf("verify before damage: exit %d\n%s\n%s", code, out, tail(errOut, 10))
 	}
 
 	// Damage after the snapshot, through the protocol like any client.
@@ -143,14 +146,19 @@ func TestSnapshotVerifyBaseline(t *testing.T) {
 	c.do(a2, http.MethodPut, "/dav/"+a2.Username+"/photos/IMG_0002.jpg", "image/jpeg", photo(a1), http.StatusCreated)
 	c.do(a2, http.MethodPut, "/dav/"+a2.Username+"/photos/IMG_0003.jpg", "image/jpeg", []byte("\xff\xd8 a new photo \xff\xd9"), http.StatusCreated)
 
+	// Below the protocol, as a botched storage move would: a0's journal
+	// entry ends up in a calendar of its own.
+	moveToNewCalendar(t, ctx, st, a0.Username, "diary.ics")
+
 	jsonOut := filepath.Join(dir, "result.json")
-	st, out, errOut = runCLI(t, nil, "verify", "--server", server, "--users", users, "--baseline", snap, "--json", jsonOut)
+	code, out, errOut = runCLI(t, nil, "verify", "--server", server, "--users", users, "--baseline", snap, "--json", jsonOut)
 	t.Logf("verify after damage:\n%s", out)
-	if st != exitFail {
-		t.Fatalf("verify after damage: exit %d, want %d\n%s\n%s", st, exitFail, out, tail(errOut, 10))
+	if code != exitFail {
+		t.Fatalf("verify after damage: exit %d, want %d\n%s\n%s", code, exitFail, out, tail(errOut, 10))
 	}
 	for _, want := range []string{
-		"verify: fail: 3 of 3 users damaged against the snapshot: 1 lost, 1 changed, 1 foreign items",
+		"verify: fail: 3 of 3 users damaged against the snapshot: 1 lost, 1 changed, 1 foreign, 1 moved items",
+		a0.Username + ": moved note/diary.ics: present with the right content, but in /dav/" + a0.Username + "/calendars/work/ instead of /dav/" + a0.Username + "/calendars/default/, where the snapshot found it",
 		"damaged             3", "intact              0",
 		a0.Username + ": lost contact/" + a0.Username + "-1.vcf: missing: the snapshot holds it",
 		a1.Username + ": changed event/party.ics: content differs from the snapshot's",
@@ -171,7 +179,7 @@ func TestSnapshotVerifyBaseline(t *testing.T) {
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != verify.Fail || res.Counts.Lost != 1 || res.Counts.Changed != 1 || res.Counts.Foreign != 1 ||
+	if res.Status != verify.Fail || res.Counts.Lost != 1 || res.Counts.Changed != 1 || res.Counts.Foreign != 1 || res.Counts.Moved != 1 ||
 		res.Counts.New != 1 || res.Counts.Reserialised != 1 || len(res.Users) != 3 {
 		t.Errorf("result JSON: status %s, counts %+v, %d users listed", res.Status, res.Counts, len(res.Users))
 	}
@@ -179,5 +187,30 @@ func TestSnapshotVerifyBaseline(t *testing.T) {
 		if u.User == a2.Username && (len(u.Foreign) != 1 || u.Foreign[0].Owner != a1.Username || len(u.New) != 1) {
 			t.Errorf("%s in the JSON: %+v", a2.Username, u)
 		}
+	}
+}
+
+// moveToNewCalendar moves a user's calendar object into a new calendar
+// "work" in the database, below syncd: the same item, in another
+// collection.
+func moveToNewCalendar(t *testing.T, ctx context.Context, st *stack.Stack, user, name string) {
+	t.Helper()
+	dsn, err := st.Postgres.DSN(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `INSERT INTO collections (user_id, path, kind, display_name, components, created_seq, ctag_seq)
+		SELECT id, 'calendars/work', 'calendar', 'Work', '{VEVENT,VTODO,VJOURNAL}', sync_seq, sync_seq FROM users WHERE name = $1`, user); err != nil {
+		t.Fatalf("make %s's calendar work: %v", user, err)
+	}
+	tag, err := conn.Exec(ctx, `UPDATE items SET collection_id = (SELECT c.id FROM collections c JOIN users u ON u.id = c.user_id WHERE u.name = $1 AND c.path = 'calendars/work')
+		WHERE name = $2 AND collection_id = (SELECT c.id FROM collections c JOIN users u ON u.id = c.user_id WHERE u.name = $1 AND c.path = 'calendars/default')`, user, name)
+	if err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("move %s's %s: %v (%d rows)", user, name, err, tag.RowsAffected())
 	}
 }

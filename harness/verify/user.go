@@ -237,9 +237,13 @@ func (u *userCheck) item(h *ledger.ItemHistory, copies []*model.ObservedItem) {
 		case recorded == "" || o.Collection == "":
 			u.t.collectionsUnchecked++
 		case !sameCollection(recorded, o.Collection):
+			where := "where it was written"
+			if c.in.Baseline != nil {
+				where = "where the snapshot found it"
+			}
 			u.add(ClassMoved, h.Kind, ItemDetail{Key: h.Key, Expected: poss, GotDigest: &o.Digest, GotSize: o.Size, LastAcked: lastAcked(h, c.r),
 				WantCollection: recorded, GotCollections: []string{o.Collection},
-				Detail: fmt.Sprintf("present with the right content, but in %s instead of %s, where it was written", o.Collection, recorded)})
+				Detail: fmt.Sprintf("present with the right content, but in %s instead of %s, %s", o.Collection, recorded, where)})
 			return
 		}
 	}
