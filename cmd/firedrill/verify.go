@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	register(command{name: "verify", summary: "read every user back and check it against the ledger", run: runVerify})
+	register(command{name: "verify", summary: "read every user back and check it against a ledger (or a snapshot)", run: runVerify})
 }
 
 type verifyFlags struct {
