@@ -26,7 +26,7 @@ func sampleUsers() []User {
 	}
 }
 
-func writeSample(t *testing.T, dir string) string {
+func writeSample(t testing.TB, dir string) string {
 	t.Helper()
 	path := filepath.Join(dir, "before.snap")
 	users := sampleUsers()
