@@ -279,3 +279,48 @@ func TestBaselineOnlyLatest(t *testing.T) {
 		t.Errorf("status %s, assumption %q", res.Status, res.FailedAssumption)
 	}
 }
+
+// TestSameNameInTwoCollections: a user may hold an item name in two
+// collections (two calendars, each with its x.ics); both are checked, each
+// in its own collection, and neither is taken for the other.
+func TestSameNameInTwoCollections(t *testing.T) {
+	obs := state(t)
+	uo := userObs(&obs, "alice")
+	twin := item(t, "alice", model.KindEvent, "event-1.txt", body(model.KindEvent, "alice", "work-event", "at work"))
+	twin.Collection = "/dav/alice/calendars/work/"
+	uo.Items = append(uo.Items, twin)
+	s := takeSnapshot(t, obs)
+	check := func(obs model.Observation) verify.Result {
+		return verify.Check(verify.Input{Baseline: s, Observation: obs, Mode: verify.Latest, Planned: model.Kinds})
+	}
+	if res := check(obs); res.Status != verify.Pass || res.Counts.Items != 19 {
+		t.Fatalf("unchanged: %s: %s (%d items)", res.Status, res.Reason, res.Counts.Items)
+	}
+	// The work calendar's copy is gone: that one is lost, the other intact.
+	gone := state(t)
+	res := check(gone)
+	if res.Status != verify.Fail || res.Counts.Lost != 1 || len(res.Users) != 1 || len(res.Users[0].Lost) != 1 ||
+		res.Users[0].Lost[0].WantCollection != "/dav/alice/calendars/work/" {
+		t.Errorf("work copy gone: %s", res.Summary(3, 5))
+	}
+	// Their contents swapped between the calendars: both changed.
+	swapped := state(t)
+	uo = userObs(&swapped, "alice")
+	i := findItem(uo, "event/event-1.txt")
+	home := uo.Items[i]
+	uo.Items[i].Digest, uo.Items[i].Body = twin.Digest, twin.Body
+	other := twin
+	other.Digest, other.Body = home.Digest, home.Body
+	uo.Items = append(uo.Items, other)
+	if res := check(swapped); res.Counts.Changed != 2 || res.Counts.Lost != 0 {
+		t.Errorf("swapped: %s", res.Summary(3, 5))
+	}
+	// The work calendar's copy now lives in a third calendar: moved.
+	moved := state(t)
+	elsewhere := twin
+	elsewhere.Collection = "/dav/alice/calendars/old/"
+	userObs(&moved, "alice").Items = append(userObs(&moved, "alice").Items, elsewhere)
+	if res := check(moved); res.Counts.Moved != 1 || res.Counts.DamagedItems() != 1 || res.Users[0].Moved[0].WantCollection != twin.Collection {
+		t.Errorf("moved: %s", res.Summary(3, 5))
+	}
+}

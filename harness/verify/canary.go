@@ -158,7 +158,7 @@ func (k *canary) expected(uc *userCheck) *model.UserObservation {
 		if !ok || w.Op != ledger.OpPut || !acceptable(k.c.possible(h), w.State()) {
 			continue
 		}
-		uo.Items = append(uo.Items, model.ObservedItem{Key: h.Key, Digest: w.Digest, Size: int64(w.Size), Collection: uc.recorded(h.Key)})
+		uo.Items = append(uo.Items, model.ObservedItem{Key: h.Key, Digest: w.Digest, Size: int64(w.Size), Collection: uc.recordedItem(h)})
 	}
 	return uo
 }

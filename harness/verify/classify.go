@@ -14,7 +14,7 @@ import (
 // ones as lost, changed, resurrected or rewritten. r is the time
 // acknowledged writes are measured against; note prefixes the detail.
 func (u *userCheck) classify(h *ledger.ItemHistory, o *model.ObservedItem, poss []ledger.State, r int64, note string) {
-	d := ItemDetail{Key: h.Key, Expected: poss, LastAcked: lastAcked(h, r), WantCollection: u.recorded(h.Key)}
+	d := ItemDetail{Key: h.Key, Expected: poss, LastAcked: lastAcked(h, r), WantCollection: u.recordedItem(h)}
 	s := observedState(o)
 	if o != nil {
 		d.GotDigest, d.GotSize = &o.Digest, o.Size
