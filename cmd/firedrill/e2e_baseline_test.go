@@ -180,7 +180,8 @@ func TestSnapshotVerifyBaseline(t *testing.T) {
 		t.Fatal(err)
 	}
 	if res.Status != verify.Fail || res.Counts.Lost != 1 || res.Counts.Changed != 1 || res.Counts.Foreign != 1 || res.Counts.Moved != 1 ||
-		res.Counts.New != 1 || res.Counts.Reserialised != 1 || len(res.Users) != 3 {
+		res.Counts.New != 1 || res.Counts.Reserialised != 1 || len(res.Users) != 3 ||
+		res.Baseline == nil || res.Baseline.File != snap || res.Baseline.Server != server || res.Baseline.Items != 21 {
 		t.Errorf("result JSON: status %s, counts %+v, %d users listed", res.Status, res.Counts, len(res.Users))
 	}
 	for _, u := range res.Users {

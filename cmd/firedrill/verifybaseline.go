@@ -85,6 +85,8 @@ func runVerifyBaseline(ctx context.Context, e *env, f verifyFlags, fail func(int
 		return fail(exitUsage, "%v: no verdict; verify again with a snapshot file nothing writes to", err)
 	}
 	res := checker.Result()
+	res.Baseline = &verify.BaselineInfo{File: f.baseline, Server: snap.Header.Server, Taken: snap.Header.Taken,
+		Users: snap.Header.Users, Items: snap.Items()}
 	printVerdicts(e.stdout, res, f.show, true)
 	return conclude(res, f, fail)
 }

@@ -3,6 +3,7 @@ package verify
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
@@ -101,6 +102,19 @@ type Result struct {
 	// first by name) when the check was against a baseline; Counts.New
 	// counts them all.
 	NewSample []string `json:"new_sample,omitempty"`
+	// Baseline names the snapshot a check against a baseline compared with
+	// (set by its caller); nil for a check against a ledger.
+	Baseline *BaselineInfo `json:"baseline,omitempty"`
+}
+
+// BaselineInfo describes a snapshot: its file, the server it was taken
+// from, when, and what it holds.
+type BaselineInfo struct {
+	File   string    `json:"file"`
+	Server string    `json:"server"`
+	Taken  time.Time `json:"taken"`
+	Users  int       `json:"users"`
+	Items  int       `json:"items"`
 }
 
 // RPO is how much acknowledged data a restore lost: the count of lost
