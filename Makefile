@@ -52,12 +52,13 @@ unit:
 
 # fuzz runs each fuzzer briefly beyond its seed corpus (which unit runs): the
 # ledger's loader against cuts and flips, the DAV client's multistatus parser,
-# canon's canonical form. FUZZTIME=5m for a longer hunt.
+# canon's canonical form, the snapshot reader. FUZZTIME=5m for a longer hunt.
 FUZZTIME ?= 10s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./harness/ledger
 	$(GO) test -run '^$$' -fuzz '^FuzzParseMultistatus$$' -fuzztime $(FUZZTIME) ./harness/dav
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) ./harness/canon
+	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./harness/snapshot
 
 smoke:
 	@if [ -d scenarios ] && ls scenarios/*_test.go >/dev/null 2>&1; then \

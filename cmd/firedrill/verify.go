@@ -18,11 +18,12 @@ import (
 )
 
 func init() {
-	register(command{name: "verify", summary: "read every user back and check it against the ledger", run: runVerify})
+	register(command{name: "verify", summary: "read every user back and check it against a ledger (or a snapshot)", run: runVerify})
 }
 
 type verifyFlags struct {
 	server, users, ledger, jsonOut, obsOut string
+	baseline, kinds                        string
 	photosURL, appsURL                     string
 	concurrency, batch, show               int
 }
@@ -35,10 +36,12 @@ type verifyFlags struct {
 // the verifier is broken.
 func runVerify(ctx context.Context, e *env, args []string) int {
 	var f verifyFlags
-	fs := newFlags(e, "verify", "--server URL --users users.csv --ledger run.ledger [--json out.json] [--observation out.jsonl]")
+	fs := newFlags(e, "verify", "--server URL --users users.csv (--ledger run.ledger | --baseline before.snap) [--json out.json] [--observation out.jsonl]")
 	fs.StringVar(&f.server, "server", "", "base URL of the CardDAV/CalDAV/WebDAV server to read back")
 	fs.StringVar(&f.users, "users", "", "users file: CSV lines username,password (header optional, # comments)")
 	fs.StringVar(&f.ledger, "ledger", "", "ledger file written by firedrill load")
+	fs.StringVar(&f.baseline, "baseline", "", "snapshot file written by firedrill snapshot: check against what the server held then, instead of a ledger")
+	fs.StringVar(&f.kinds, "kinds", "", "with --baseline: comma-separated kinds the check must cover (default all: contact,event,todo,note,photo,appdata); one the snapshot holds nothing of is not covered")
 	fs.StringVar(&f.jsonOut, "json", "", "also write the result as JSON to this file")
 	fs.StringVar(&f.obsOut, "observation", "", "also save what was read back to this file, one user per line")
 	fs.StringVar(&f.photosURL, "photos-url", dav.DefaultPhotosURL, "URL template of a user's photo collection ({base}, {user})")
@@ -49,12 +52,24 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	if st := parseFlags(fs, args); st >= 0 {
 		return st
 	}
-	if !required(e, fs, map[string]string{"server": f.server, "users": f.users, "ledger": f.ledger}) {
+	if !required(e, fs, map[string]string{"server": f.server, "users": f.users}) {
 		return exitUsage
 	}
 	fail := func(status int, format string, args ...any) int {
 		fmt.Fprintf(e.stderr, "firedrill verify: "+format+"\n", args...)
 		return status
+	}
+	switch {
+	case f.ledger != "" && f.baseline != "":
+		return fail(exitUsage, "--ledger and --baseline exclude each other: check against the ledger of a firedrill load (--ledger) or against a snapshot (--baseline), not both")
+	case f.ledger == "" && f.baseline == "":
+		fmt.Fprintf(e.stderr, "firedrill verify: missing --ledger or --baseline\n")
+		fs.Usage()
+		return exitUsage
+	case f.baseline != "":
+		return runVerifyBaseline(ctx, e, f, fail)
+	case f.kinds != "":
+		return fail(exitUsage, "--kinds goes with --baseline; against a ledger, what is covered comes from the load")
 	}
 	if _, err := dav.ParseServerURL(f.server); err != nil {
 		return fail(exitUsage, "%v", err)
@@ -124,7 +139,13 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 		return fail(exitFail, "%v", saveErr)
 	}
 	res := checker.Result()
-	printVerdicts(e.stdout, res, f.show)
+	printVerdicts(e.stdout, res, f.show, false)
+	return conclude(res, f, fail)
+}
+
+// conclude writes the result's JSON when asked and returns the exit status
+// of a verify, with a ledger or a baseline.
+func conclude(res verify.Result, f verifyFlags, fail func(int, string, ...any) int) int {
 	if f.jsonOut != "" {
 		if err := writeJSON(f.jsonOut, res); err != nil {
 			return fail(exitFail, "%v", err)
@@ -182,7 +203,7 @@ func lastReturn(led *ledger.Ledger) int64 {
 	return last
 }
 
-func printVerdicts(w io.Writer, res verify.Result, show int) {
+func printVerdicts(w io.Writer, res verify.Result, show int, baseline bool) {
 	n := res.Counts
 	fmt.Fprintf(w, "verify: %s: %s\n\n", res.Status, res.Reason)
 	fmt.Fprintf(w, "  %-12s %8s\n", "verdict", "users")
@@ -194,14 +215,26 @@ func printVerdicts(w io.Writer, res verify.Result, show int) {
 		fmt.Fprintf(w, "  %-12s %8d\n", v.name, v.n)
 	}
 	fmt.Fprintf(w, "  %-12s %8d\n\n", "total", n.Users)
-	fmt.Fprintf(w, "  items %d checked, %d acknowledged writes, %d ambiguous, %d not covered, %d writes refused\n",
-		n.Items, n.Acked, n.Ambiguous, n.NotCovered, n.Refused)
-	fmt.Fprintf(w, "  damage: %d lost, %d changed, %d resurrected, %d foreign, %d moved, %d duplicate, %d unreadable; RPO %d acknowledged writes",
-		n.Lost, n.Changed, n.Resurrected, n.Foreign, n.Moved, n.Duplicate, n.Unreadable, res.RPO.LostWrites)
-	if res.RPO.LostWrites > 0 {
-		fmt.Fprintf(w, " (oldest %.3fs before the recovery point)", res.RPO.AgeSeconds)
+	if baseline {
+		fmt.Fprintf(w, "  items %d checked against the snapshot, %d not covered\n", n.Items, n.NotCovered)
+		fmt.Fprintf(w, "  damage: %d lost, %d changed, %d foreign, %d moved, %d duplicate, %d unreadable\n",
+			n.Lost, n.Changed, n.Foreign, n.Moved, n.Duplicate, n.Unreadable)
+		fmt.Fprintf(w, "  re-serialised by the server (same meaning, other bytes; intact): %d items\n", n.Reserialised)
+		fmt.Fprintf(w, "  new since the snapshot (not damage; their content is not checked): %d items", n.New)
+		if len(res.NewSample) > 0 {
+			fmt.Fprintf(w, " (first: %s)", strings.Join(res.NewSample[:min(len(res.NewSample), 5)], ", "))
+		}
+		fmt.Fprintln(w)
+	} else {
+		fmt.Fprintf(w, "  items %d checked, %d acknowledged writes, %d ambiguous, %d not covered, %d writes refused\n",
+			n.Items, n.Acked, n.Ambiguous, n.NotCovered, n.Refused)
+		fmt.Fprintf(w, "  damage: %d lost, %d changed, %d resurrected, %d foreign, %d moved, %d duplicate, %d unreadable; RPO %d acknowledged writes",
+			n.Lost, n.Changed, n.Resurrected, n.Foreign, n.Moved, n.Duplicate, n.Unreadable, res.RPO.LostWrites)
+		if res.RPO.LostWrites > 0 {
+			fmt.Fprintf(w, " (oldest %.3fs before the recovery point)", res.RPO.AgeSeconds)
+		}
+		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w)
 	if n.Rewritten > 0 {
 		fmt.Fprintf(w, "  rewritten by the server in ways the RFCs allow (not damage): %d items\n", n.Rewritten)
 	}

@@ -133,9 +133,13 @@ type ObservedItem struct {
 	// to another collection of its user, or kept in two, is caught. "" when the
 	// observer did not record it.
 	Collection string `json:"collection,omitempty"`
-	Digest     Digest `json:"digest"`         // same fingerprint rule as the ledger's
-	Size       int64  `json:"size"`           // bytes of the body as served
-	ETag       string `json:"etag,omitempty"` // as served, for diagnosis only
+	Digest     Digest `json:"digest"` // same fingerprint rule as the ledger's
+	// Bytes is the digest of the body byte for byte as served (the first 16
+	// bytes of its SHA-256), whatever the kind: a server that re-serialises a
+	// contact keeps its Digest and changes its Bytes. Zero when not recorded.
+	Bytes Digest `json:"bytes,omitzero"`
+	Size  int64  `json:"size"`           // bytes of the body as served
+	ETag  string `json:"etag,omitempty"` // as served, for diagnosis only
 	// Unreadable says why the item's body could not be fetched or parsed; when set,
 	// Digest is meaningless.
 	Unreadable string `json:"unreadable,omitempty"`

@@ -3,6 +3,7 @@ package observe
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -172,6 +173,8 @@ func (o *observer) addUnreadable(k model.Kind, in string, m member, why string) 
 // one that does not parse is unreadable.
 func (o *observer) addItem(k model.Kind, in, name, etag string, body []byte) {
 	it := model.ObservedItem{Key: model.ItemKey(k, name), Collection: in, Size: int64(len(body)), ETag: etag}
+	sum := sha256.Sum256(body)
+	copy(it.Bytes[:], sum[:])
 	d, err := canon.Digest(k, body)
 	if err != nil {
 		it.Unreadable = err.Error()

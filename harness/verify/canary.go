@@ -85,7 +85,14 @@ type canary struct {
 func newCanary(c *Checker) *canary {
 	k := &canary{c: c, left: len(canaryDamage)}
 	for _, d := range canaryDamage {
-		k.plants = append(k.plants, CanaryPlant{Damage: d.damage, Class: d.class, Detail: "not planted: " + d.need})
+		need := d.need
+		switch {
+		case c.in.Baseline != nil && d.damage == PlantResurrected:
+			need = "a snapshot records no deletes, so nothing can come back against it"
+		case c.in.Baseline != nil && d.damage == PlantForeign:
+			need = "the snapshot holds no other user with an item to take"
+		}
+		k.plants = append(k.plants, CanaryPlant{Damage: d.damage, Class: d.class, Detail: "not planted: " + need})
 	}
 	return k
 }
@@ -151,7 +158,7 @@ func (k *canary) expected(uc *userCheck) *model.UserObservation {
 		if !ok || w.Op != ledger.OpPut || !acceptable(k.c.possible(h), w.State()) {
 			continue
 		}
-		uo.Items = append(uo.Items, model.ObservedItem{Key: h.Key, Digest: w.Digest, Size: int64(w.Size), Collection: uc.recorded(h.Key)})
+		uo.Items = append(uo.Items, model.ObservedItem{Key: h.Key, Digest: w.Digest, Size: int64(w.Size), Collection: uc.recordedItem(h)})
 	}
 	return uo
 }
@@ -263,7 +270,7 @@ func (k *canary) plant(damage string, uc *userCheck) (planting, bool) {
 			}
 		}
 	case PlantForeign:
-		return k.foreign(uc), true
+		return k.foreign(uc)
 	case PlantMoved:
 		for _, p := range uc.passed {
 			if present(p) {
@@ -403,7 +410,7 @@ func (k *canary) changeByte(uc *userCheck, p passedItem) planting {
 // foreign adds to the user's copy an item another user wrote (one of the
 // next users in the ledger with an acknowledged item whose key this user
 // never wrote), or, with no such user, an item nobody wrote.
-func (k *canary) foreign(uc *userCheck) planting {
+func (k *canary) foreign(uc *userCheck) (planting, bool) {
 	pl := planting{uo: copyObs(uc.uo)}
 	observed := map[string]bool{}
 	for _, it := range uc.uo.Items {
@@ -427,8 +434,11 @@ func (k *canary) foreign(uc *userCheck) planting {
 			pl.key, pl.owner = h.Key, ou.Name
 			pl.uo.Items = append(pl.uo.Items, model.ObservedItem{Key: h.Key, Digest: w.Digest, Size: int64(w.Size), Collection: collectionFor(uc, h.Kind, "")})
 			pl.what = fmt.Sprintf("added %s's %s", ou.Name, h.Key)
-			return pl
+			return pl, true
 		}
+	}
+	if k.c.in.Baseline != nil {
+		return pl, false // against a snapshot, an item nobody held is new, not foreign
 	}
 	sum := sha256.Sum256([]byte("firedrill canary " + uc.uo.User))
 	pl.key = model.ItemKey(model.KindAppData, "firedrill-canary/"+hex.EncodeToString(sum[:6])+".json")
@@ -436,7 +446,7 @@ func (k *canary) foreign(uc *userCheck) planting {
 	copy(d[:], sum[8:])
 	pl.uo.Items = append(pl.uo.Items, model.ObservedItem{Key: pl.key, Digest: d, Size: 42})
 	pl.what = "added " + pl.key + ", which nobody wrote"
-	return pl
+	return pl, true
 }
 
 // result returns the canary's outcome.

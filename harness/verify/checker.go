@@ -49,6 +49,7 @@ type Checker struct {
 	badKeysN   int
 	listed     *bounded[UserResult]
 	intactSeen *bounded[string]
+	newSeen    *bounded[string]
 }
 
 // maxStrangersTracked bounds the memory spent remembering users the ledger
@@ -63,11 +64,12 @@ func NewChecker(in Input) *Checker {
 	c.fatal, c.r = in.validate()
 	c.listed = newBounded(c.limits.Users, moreSevere)
 	c.intactSeen = newBounded(c.limits.IntactSample, cmp.Less[string])
+	c.newSeen = newBounded(c.limits.IntactSample, cmp.Less[string])
 	if c.fatal != "" {
 		return c
 	}
-	c.idx = newIndex(in.Ledger, in.History, c.r)
-	c.own = owners{x: c.idx}
+	c.idx = newIndex(in.Ledger, in.History, in.Baseline, c.r)
+	c.own = owners{x: c.idx, contentOnly: in.Baseline != nil}
 	c.seen = make([]uint64, (c.idx.users()+63)/64)
 	c.canary = newCanary(c)
 	for _, k := range model.Kinds {
@@ -142,6 +144,9 @@ func (c *Checker) User(uo model.UserObservation) UserResult {
 		if len(c.strangers) < maxStrangersTracked {
 			c.strangers[uo.User] = true
 		}
+		if c.in.Baseline != nil {
+			return c.undecided(uo.User, "the snapshot does not hold this user")
+		}
 		return c.undecided(uo.User, "the ledger never wrote for this user")
 	}
 	if c.seen[u/64]&(1<<(u%64)) != 0 {
@@ -192,6 +197,9 @@ func (c *Checker) take(uc *userCheck) {
 	if ur.Verdict != Intact {
 		c.listed.offer(trimmed(ur, c.limits.Items))
 	}
+	for _, d := range ur.New {
+		c.newSeen.offer(ur.User + " " + d.Key)
+	}
 	for k := range uc.t.kinds {
 		c.kinds[k].add(uc.t.kinds[k])
 		n.add(uc.t.kinds[k])
@@ -234,6 +242,7 @@ func (c *Checker) Result() Result {
 	res.Users = c.listed.sorted()
 	res.MoreUsers = c.listed.over
 	res.IntactSample = c.intactSeen.sorted()
+	res.NewSample = c.newSeen.sorted()
 	res.Kinds, res.NotCovered = c.kindSummaries()
 	res.Notes = c.notes()
 	res.Canary = c.canary.result()
@@ -260,6 +269,9 @@ func (c *Checker) kindSummaries() ([]KindSummary, []string) {
 			Foreign: n.Foreign, Moved: n.Moved, Duplicate: n.Duplicate, Unreadable: n.Unreadable, Rewritten: n.Rewritten,
 		}
 		switch {
+		case !s.Covered && w.writes == 0 && c.in.Baseline != nil:
+			s.Reason = fmt.Sprintf("the snapshot holds no %s of any user: nothing to compare with (snapshot a server that keeps them, or leave the kind out of the check)", k)
+			notCovered = append(notCovered, k.String())
 		case !s.Covered && w.writes == 0:
 			s.Reason = fmt.Sprintf("the load planned %ss but made no write of them: the server offers no %s collection, or refused to make one", k, k)
 			notCovered = append(notCovered, k.String())
@@ -336,10 +348,16 @@ func (c *Checker) conclude(res *Result) {
 	case torn:
 		res.Status = Unknown
 		res.Reason = fmt.Sprintf("the ledger is incomplete (%v); %d of %d users look damaged, but writes after the tear are not on record", c.in.Ledger.Torn, n.DamagedUsers, n.Users)
+	case n.DamagedUsers > 0 && c.in.Baseline != nil:
+		res.Status = Fail
+		res.Reason = fmt.Sprintf("%s against the snapshot: %s%s", usersNotIntact(n), damageLine(n), baselineExtras(n))
 	case n.DamagedUsers > 0:
 		res.Status = Fail
 		res.Reason = fmt.Sprintf("%s: %s; RPO %d acknowledged writes (%.3fs)",
 			usersNotIntact(n), damageLine(n), res.RPO.LostWrites, res.RPO.AgeSeconds)
+	case n.Acked == 0 && c.in.Baseline != nil:
+		res.Status = Unknown
+		res.Reason = fmt.Sprintf("nothing verified: the snapshot holds no item to check among %d users", n.Users)
 	case n.Acked == 0:
 		res.Status = Unknown
 		res.Reason = fmt.Sprintf("nothing verified: the ledger holds no acknowledged write to check among %d users (%d items of kinds not covered)", n.Users, n.NotCovered)
@@ -358,6 +376,9 @@ func (c *Checker) conclude(res *Result) {
 			what = fmt.Sprintf("kinds not covered: %s", c.notCoveredReasons(res))
 		}
 		res.Reason = fmt.Sprintf("%s; the other %d items of %d users are intact", what, n.Items, n.Users)
+	case c.in.Baseline != nil:
+		res.Status = Pass
+		res.Reason = fmt.Sprintf("all %d users intact against the snapshot: %d items%s", n.Users, n.Items, baselineExtras(n))
 	case n.RewrittenUsers > 0:
 		res.Status = Pass
 		res.Reason = fmt.Sprintf("%d of %d users intact and %d with items rewritten by the server in ways the RFCs allow (%d items, listed): %d items, %d acknowledged writes, %d ambiguous items",
@@ -366,6 +387,19 @@ func (c *Checker) conclude(res *Result) {
 		res.Status = Pass
 		res.Reason = fmt.Sprintf("all %d users intact: %d items, %d acknowledged writes, %d ambiguous items", n.Users, n.Items, n.Acked, n.Ambiguous)
 	}
+}
+
+// baselineExtras says what a check against a snapshot found that is not
+// damage, e.g. "; 2 items new since the snapshot (not damage)".
+func baselineExtras(n Counts) string {
+	s := ""
+	if n.Reserialised > 0 {
+		s += fmt.Sprintf("; %d re-serialised by the server (same meaning, other bytes: intact)", n.Reserialised)
+	}
+	if n.New > 0 {
+		s += fmt.Sprintf("; %d items new since the snapshot (not damage)", n.New)
+	}
+	return s
 }
 
 // usersNotIntact says how many users are damaged and how many unreadable as a

@@ -14,7 +14,7 @@ import (
 // ones as lost, changed, resurrected or rewritten. r is the time
 // acknowledged writes are measured against; note prefixes the detail.
 func (u *userCheck) classify(h *ledger.ItemHistory, o *model.ObservedItem, poss []ledger.State, r int64, note string) {
-	d := ItemDetail{Key: h.Key, Expected: poss, LastAcked: lastAcked(h, r), WantCollection: u.recorded(h.Key)}
+	d := ItemDetail{Key: h.Key, Expected: poss, LastAcked: lastAcked(h, r), WantCollection: u.recordedItem(h)}
 	s := observedState(o)
 	if o != nil {
 		d.GotDigest, d.GotSize = &o.Digest, o.Size
@@ -28,6 +28,9 @@ func (u *userCheck) classify(h *ledger.ItemHistory, o *model.ObservedItem, poss 
 	case o == nil:
 		class = ClassLost
 		d.Detail = fmt.Sprintf("missing; last acknowledged write returned at %s", at(d.LastAcked))
+		if u.c.in.Baseline != nil {
+			d.Detail = "missing: the snapshot holds it"
+		}
 		if u.notOffered[h.Kind] {
 			d.Detail += fmt.Sprintf("; the server offers no %s collection any more", h.Kind)
 		}
@@ -53,6 +56,8 @@ func (u *userCheck) classify(h *ledger.ItemHistory, o *model.ObservedItem, poss 
 			d.Detail = fmt.Sprintf("stale: shows the version written at %s; %d newer acknowledged writes lost", at(v.Return), lostN)
 		case known:
 			d.Detail = fmt.Sprintf("shows the content of a write that failed (called at %s)", at(v.Call))
+		case u.c.in.Baseline != nil:
+			d.Detail = "content differs from the snapshot's"
 		default:
 			d.Detail = "content differs from every version written"
 		}

@@ -16,6 +16,7 @@ const kindSlots = 8
 type ledgerIndex struct {
 	l      *ledger.Ledger
 	hist   *ledger.History
+	base   Expected
 	names  []string
 	byName map[string]uint32
 	// kinds totals the ledger's writes by kind; wrote[u] has bit k set when
@@ -41,11 +42,22 @@ func (k *kindWrites) count(w ledger.Write, r int64) {
 	}
 }
 
-// newIndex indexes a ledger (or takes a History as is); r is the time writes
-// count as acknowledged by.
-func newIndex(l *ledger.Ledger, hist *ledger.History, r int64) *ledgerIndex {
-	x := &ledgerIndex{l: l, hist: hist}
-	if hist != nil {
+// newIndex indexes a baseline, or a ledger (or takes a History as is); r is
+// the time writes count as acknowledged by.
+func newIndex(l *ledger.Ledger, hist *ledger.History, base Expected, r int64) *ledgerIndex {
+	x := &ledgerIndex{l: l, hist: hist, base: base}
+	if base != nil {
+		x.names = base.Users()
+		x.wrote = make([]uint8, len(x.names))
+		base.Each(func(uh *ledger.UserHistory) bool {
+			for _, h := range uh.Items {
+				for _, w := range h.Writes {
+					x.note(uh.User, h.Kind, w, r)
+				}
+			}
+			return true
+		})
+	} else if hist != nil {
 		x.names = make([]string, len(hist.Users))
 		x.wrote = make([]uint8, len(hist.Users))
 		for i := range hist.Users {
@@ -97,6 +109,9 @@ func (x *ledgerIndex) hasWrites(u uint32) bool { return x.wrote[u] != 0 }
 // user returns user u's history: the History's own, or the ledger's, built
 // for this call alone.
 func (x *ledgerIndex) user(u uint32) *ledger.UserHistory {
+	if x.base != nil {
+		return x.base.UserHistory(u)
+	}
 	if x.hist != nil {
 		return &x.hist.Users[u]
 	}

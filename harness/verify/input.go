@@ -48,6 +48,14 @@ const (
 // Input is everything a check needs. Times are ns since the ledger's base time.
 type Input struct {
 	Ledger *ledger.Ledger
+	// Baseline, when set, replaces Ledger and History: the expected state is
+	// what a server held when a snapshot of it was taken (package snapshot),
+	// each item one acknowledged put at time 0. Items the snapshot did not
+	// hold, whose content no other user held either, are then new since the
+	// snapshot (counted and sampled, not damage); an item whose meaning is
+	// the same but whose bytes differ is intact and counted as re-serialised.
+	// Use Mode Latest with RecoveryPoint 0.
+	Baseline Expected
 	// History optionally gives Ledger.History() already computed; without it
 	// the checker indexes the ledger compactly itself, which is what a large
 	// run wants.
@@ -89,6 +97,24 @@ type Input struct {
 	Limits Limits
 }
 
+// Expected is an expected state recorded from a server rather than by a
+// ledger: every user's items, each present with one content. Users are
+// numbered from 0 in the order Users gives them. Implementations must be
+// safe for concurrent use (Checker.KindOf may run beside Checker.User).
+type Expected interface {
+	// Users returns every user's name.
+	Users() []string
+	// UserHistory returns user u's items, each as one acknowledged put at
+	// time 0, sorted by key and collection (Item numbers them within the
+	// user).
+	UserHistory(u uint32) *ledger.UserHistory
+	// Each yields every user's history in order until f returns false.
+	Each(f func(*ledger.UserHistory) bool)
+	// ByteDigest returns the digest of the bytes user u's item was served
+	// with when the state was recorded (model.ObservedItem.Bytes), if known.
+	ByteDigest(u uint32, key, collection string) (model.Digest, bool)
+}
+
 // Comparison is an explainer's answer for a body that differs from what was
 // written: the server's rewrites that the RFCs allow, and the differences
 // that are damage. Only when Damage is empty and Rewrites is not is the item
@@ -127,8 +153,11 @@ const maxNamed = 5
 // validate returns why the input cannot be checked at all, or "", and the
 // time acknowledged writes are measured against.
 func (in *Input) validate() (string, int64) {
-	if in.Ledger == nil && in.History == nil {
-		return "no ledger to check against", 0
+	if in.Ledger == nil && in.History == nil && in.Baseline == nil {
+		return "no ledger or snapshot to check against", 0
+	}
+	if in.Baseline != nil && in.Mode != Latest {
+		return fmt.Sprintf("mode %q with a baseline: a snapshot holds one state per item, check it in mode %q", in.Mode, Latest), 0
 	}
 	switch in.Mode {
 	case Latest:

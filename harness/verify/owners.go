@@ -16,10 +16,13 @@ import (
 // item: the first scanLookups lookups scan the packed writes, later ones use
 // sorted indexes built on first need.
 type owners struct {
-	x        *ledgerIndex
-	lookups  int
-	byDigest []ownedWrite // sorted by digest prefix
-	byKey    []ownedWrite // sorted by key hash
+	x *ledgerIndex
+	// contentOnly: an owner is named only for content someone held, never
+	// for a key alone (a baseline: servers name items alike for all users).
+	contentOnly bool
+	lookups     int
+	byDigest    []ownedWrite // sorted by digest prefix
+	byKey       []ownedWrite // sorted by key hash
 }
 
 // scanLookups is how many owner lookups scan before the indexes are built.
@@ -73,6 +76,9 @@ func (o *owners) lookup(self uint32, key string, d model.Digest, haveDigest bool
 			return other.user, other.key
 		}
 	}
+	if o.contentOnly {
+		return "", ""
+	}
 	for _, c := range o.keyCandidates(key) {
 		if c.user == self {
 			continue
@@ -89,7 +95,8 @@ type ownedItemRef struct{ user, key string }
 // digestCandidates returns users' items that may hold a put of d.
 func (o *owners) digestCandidates(d model.Digest) []ownedWrite {
 	p := digestPrint(d)
-	if o.byDigest == nil && o.lookups > scanLookups {
+	// A baseline's scan reads the whole snapshot file again: index at once.
+	if o.byDigest == nil && (o.lookups > scanLookups || o.x.base != nil) {
 		o.byDigest = o.build(func(u uint32, item uint32, key string, w ledger.Write, emit func(uint64)) {
 			if w.Op == ledger.OpPut {
 				emit(digestPrint(w.Digest))
@@ -130,7 +137,7 @@ func (o *owners) keyCandidates(key string) []ownedWrite {
 
 // keyOf returns an item's key: the History's, or the ledger's interned one.
 func (o *owners) keyOf(item uint32, key string) string {
-	if o.x.hist != nil {
+	if o.x.l == nil {
 		return key
 	}
 	return o.x.l.ItemKey(item)
@@ -140,7 +147,7 @@ func (o *owners) keyOf(item uint32, key string) string {
 // key once.
 func (o *owners) buildKeys() []ownedWrite {
 	var prints []uint64
-	if o.x.hist == nil {
+	if o.x.l != nil {
 		prints = make([]uint64, o.x.l.NumItems())
 		for i := range prints {
 			prints[i] = keyPrint(o.x.l.ItemKey(uint32(i)))
@@ -175,6 +182,17 @@ func (o *owners) build(f func(u uint32, item uint32, key string, w ledger.Write,
 // only for an index built from a History.
 func (o *owners) each(f func(u uint32, item uint32, key string, w ledger.Write)) {
 	x := o.x
+	if x.base != nil {
+		x.base.Each(func(uh *ledger.UserHistory) bool {
+			for _, h := range uh.Items {
+				for _, w := range h.Writes {
+					f(uh.User, h.Item, h.Key, w)
+				}
+			}
+			return true
+		})
+		return
+	}
 	if x.hist != nil {
 		for ui := range x.hist.Users {
 			for _, h := range x.hist.Users[ui].Items {

@@ -3,6 +3,7 @@ package verify
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/model"
@@ -54,6 +55,9 @@ const (
 	ClassDuplicate   = "duplicate"
 	ClassUnreadable  = "unreadable"
 	ClassRewritten   = "rewritten" // not damage: the server's allowed rewrites
+	// ClassNew is, against a baseline, an item the snapshot did not hold and
+	// whose content no other user held: new since the snapshot, not damage.
+	ClassNew = "new"
 )
 
 // Result is the verifier's answer for a whole run. It is plain data with
@@ -94,6 +98,23 @@ type Result struct {
 	// IntactSample names a few intact users (the first by name), so a
 	// reader can spot-check them; the others are counted in Counts.
 	IntactSample []string `json:"intact_sample,omitempty"`
+	// NewSample names a few items new since the snapshot ("user key", the
+	// first by name) when the check was against a baseline; Counts.New
+	// counts them all.
+	NewSample []string `json:"new_sample,omitempty"`
+	// Baseline names the snapshot a check against a baseline compared with
+	// (set by its caller); nil for a check against a ledger.
+	Baseline *BaselineInfo `json:"baseline,omitempty"`
+}
+
+// BaselineInfo describes a snapshot: its file, the server it was taken
+// from, when, and what it holds.
+type BaselineInfo struct {
+	File   string    `json:"file"`
+	Server string    `json:"server"`
+	Taken  time.Time `json:"taken"`
+	Users  int       `json:"users"`
+	Items  int       `json:"items"`
 }
 
 // RPO is how much acknowledged data a restore lost: the count of lost
@@ -128,6 +149,11 @@ type Counts struct {
 	Duplicate   int `json:"duplicate"`
 	Unreadable  int `json:"unreadable"`
 	Rewritten   int `json:"rewritten"` // not damage: allowed server rewrites
+	// New counts, against a baseline, the items the snapshot did not hold
+	// (not damage); Reserialised the intact items whose meaning is the
+	// snapshot's but whose bytes are not (not damage).
+	New          int `json:"new,omitempty"`
+	Reserialised int `json:"reserialised,omitempty"`
 }
 
 // DamagedItems returns the number of items with any damage (rewrites are not damage).
@@ -149,6 +175,8 @@ func (c *Counts) add(o Counts) {
 	c.Duplicate += o.Duplicate
 	c.Unreadable += o.Unreadable
 	c.Rewritten += o.Rewritten
+	c.New += o.New
+	c.Reserialised += o.Reserialised
 }
 
 // bump adds one to the item count of a class.
@@ -170,6 +198,8 @@ func (c *Counts) bump(class string) {
 		c.Unreadable++
 	case ClassRewritten:
 		c.Rewritten++
+	case ClassNew:
+		c.New++
 	}
 }
 
@@ -224,6 +254,9 @@ type UserResult struct {
 	Duplicate   []ItemDetail `json:"duplicate,omitempty"`
 	Unreadable  []ItemDetail `json:"unreadable,omitempty"`
 	Rewritten   []ItemDetail `json:"rewritten,omitempty"`
+	// New lists, against a baseline, the items new since the snapshot: not
+	// damage, listed for a user listed anyway.
+	New []ItemDetail `json:"new,omitempty"`
 	// NotCovered lists the kinds of the user's items that could not be
 	// verified; Reason says why.
 	NotCovered []string `json:"not_covered,omitempty"`
@@ -264,7 +297,7 @@ func (u *UserResult) lists() []classList {
 	return []classList{
 		{ClassLost, &u.Lost}, {ClassChanged, &u.Changed}, {ClassResurrected, &u.Resurrected},
 		{ClassForeign, &u.Foreign}, {ClassMoved, &u.Moved}, {ClassDuplicate, &u.Duplicate},
-		{ClassUnreadable, &u.Unreadable}, {ClassRewritten, &u.Rewritten},
+		{ClassUnreadable, &u.Unreadable}, {ClassRewritten, &u.Rewritten}, {ClassNew, &u.New},
 	}
 }
 
@@ -288,7 +321,7 @@ func (u *UserResult) list(class string) *[]ItemDetail {
 func (u *UserResult) damagedItems() int {
 	n := 0
 	for _, l := range u.lists() {
-		if l.class != ClassRewritten {
+		if l.class != ClassRewritten && l.class != ClassNew {
 			n += len(*l.items)
 		}
 	}

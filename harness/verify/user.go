@@ -30,6 +30,9 @@ type userCheck struct {
 	ur       UserResult
 	t        tally
 	recorded func(key string) string
+	// recordedItem is recorded for one item of the history: against a
+	// baseline, the item's own collection.
+	recordedItem func(h *ledger.ItemHistory) string
 	// uncovered gives, for kinds the load tried but the server never
 	// acknowledged, why they are not covered; notOffered holds the kinds the
 	// observer found no collection for.
@@ -64,6 +67,12 @@ func (c *Checker) checkUser(self uint32, uo *model.UserObservation, uh *ledger.U
 		}
 		return ""
 	}
+	u.recordedItem = func(h *ledger.ItemHistory) string {
+		if _, ok := overlay[h.Key]; ok || c.in.Baseline == nil {
+			return u.recorded(h.Key)
+		}
+		return h.Collection // a baseline may hold one key in two collections
+	}
 	byKey, bad := groupByKey(uo)
 	if len(bad) > 0 {
 		u.t.badKeys = bad
@@ -76,10 +85,17 @@ func (c *Checker) checkUser(self uint32, uo *model.UserObservation, uh *ledger.U
 		u.unreadableAccount()
 		return u
 	}
+	var twins map[int][]*model.ObservedItem
+	if c.in.Baseline != nil {
+		twins = pairTwins(uh, byKey)
+	}
 	for i := range uh.Items {
 		h := &uh.Items[i]
-		copies := byKey[h.Key]
-		delete(byKey, h.Key)
+		copies, twin := twins[i]
+		if !twin {
+			copies = byKey[h.Key]
+			delete(byKey, h.Key)
+		}
 		u.item(h, copies)
 	}
 	u.foreign(byKey)
@@ -88,6 +104,51 @@ func (c *Checker) checkUser(self uint32, uo *model.UserObservation, uh *ledger.U
 	}
 	u.conclude()
 	return u
+}
+
+// pairTwins hands out the observed copies of the keys a baseline user holds
+// in more than one collection (two calendars, each with its x.ics): to each
+// item the copies in its own collection, then to each item left without one
+// a copy from another collection (to be judged moved). It returns the copies
+// by item index and takes them out of byKey; copies left over stay there.
+func pairTwins(uh *ledger.UserHistory, byKey map[string][]*model.ObservedItem) map[int][]*model.ObservedItem {
+	var idx []int // the items whose key another item shares, in order
+	for i := range uh.Items {
+		if (i > 0 && uh.Items[i].Key == uh.Items[i-1].Key) || (i+1 < len(uh.Items) && uh.Items[i].Key == uh.Items[i+1].Key) {
+			idx = append(idx, i)
+		}
+	}
+	if idx == nil {
+		return nil
+	}
+	out := make(map[int][]*model.ObservedItem, len(idx))
+	for _, exact := range []bool{true, false} {
+		for _, i := range idx {
+			h := &uh.Items[i]
+			rest := byKey[h.Key]
+			if !exact && len(out[i]) > 0 {
+				continue
+			}
+			kept := rest[:0:0]
+			for _, o := range rest {
+				switch {
+				case exact && sameCollection(o.Collection, h.Collection), !exact && len(out[i]) == 0:
+					out[i] = append(out[i], o)
+				default:
+					kept = append(kept, o)
+				}
+			}
+			if len(kept) == 0 {
+				delete(byKey, h.Key)
+			} else {
+				byKey[h.Key] = kept
+			}
+			if _, ok := out[i]; !ok {
+				out[i] = nil
+			}
+		}
+	}
+	return out
 }
 
 // groupByKey groups a user's observed items by key. A key twice in one
@@ -205,7 +266,7 @@ func (u *userCheck) item(h *ledger.ItemHistory, copies []*model.ObservedItem) {
 	if len(poss) > 1 && u.uncovered[h.Kind] == "" {
 		kc.Ambiguous++
 	}
-	recorded := u.recorded(h.Key)
+	recorded := u.recordedItem(h)
 	o, extra := pickCopy(copies, recorded, poss)
 	if o != nil && o.Unreadable != "" {
 		u.add(ClassUnreadable, h.Kind, ItemDetail{Key: h.Key, Expected: poss, GotSize: o.Size, LastAcked: lastAcked(h, c.r),
@@ -227,14 +288,23 @@ func (u *userCheck) item(h *ledger.ItemHistory, copies []*model.ObservedItem) {
 			Detail: fmt.Sprintf("the same item in %d collections (%s): the server duplicated it", len(copies), strings.Join(collectionsOf(copies), ", "))})
 		return
 	}
+	if o != nil && c.in.Baseline != nil && h.Kind.Semantic() && !o.Bytes.IsZero() {
+		if b, ok := c.in.Baseline.ByteDigest(u.self, h.Key, h.Collection); ok && b != o.Bytes {
+			kc.Reserialised++
+		}
+	}
 	if o != nil {
 		switch {
 		case recorded == "" || o.Collection == "":
 			u.t.collectionsUnchecked++
 		case !sameCollection(recorded, o.Collection):
+			where := "where it was written"
+			if c.in.Baseline != nil {
+				where = "where the snapshot found it"
+			}
 			u.add(ClassMoved, h.Kind, ItemDetail{Key: h.Key, Expected: poss, GotDigest: &o.Digest, GotSize: o.Size, LastAcked: lastAcked(h, c.r),
 				WantCollection: recorded, GotCollections: []string{o.Collection},
-				Detail: fmt.Sprintf("present with the right content, but in %s instead of %s, where it was written", o.Collection, recorded)})
+				Detail: fmt.Sprintf("present with the right content, but in %s instead of %s, %s", o.Collection, recorded, where)})
 			return
 		}
 	}
@@ -261,7 +331,18 @@ func (u *userCheck) foreign(rest map[string][]*model.ObservedItem) {
 			d.GotDigest = &o.Digest
 		}
 		owner, ownerKey := u.c.own.lookup(u.self, key, o.Digest, o.Unreadable == "")
-		if owner != "" {
+		if owner == "" && u.c.in.Baseline != nil {
+			d.Detail = "new since the snapshot: it did not hold this item, and no user held its content"
+			if o.Unreadable != "" {
+				d.Detail += "; unreadable: " + o.Unreadable
+			}
+			u.add(ClassNew, kind, d)
+			continue
+		}
+		if owner != "" && u.c.in.Baseline != nil {
+			d.Owner, d.OwnerKey = owner, ownerKey
+			d.Detail = fmt.Sprintf("belongs to %s (%s), whose account held it in the snapshot; %s's did not", owner, ownerKey, u.uo.User)
+		} else if owner != "" {
 			d.Owner, d.OwnerKey = owner, ownerKey
 			d.Detail = fmt.Sprintf("belongs to %s (%s), which wrote it; %s never did", owner, ownerKey, u.uo.User)
 		} else {
@@ -306,7 +387,9 @@ func (u *userCheck) conclude() {
 		ur.Verdict, ur.Reason = NotCovered, "not covered: "+strings.Join(reasons, "; ")
 	case ur.Acked == 0:
 		ur.Verdict = NotCovered
-		if len(u.uh.Items) == 0 {
+		if len(u.uh.Items) == 0 && u.c.in.Baseline != nil {
+			ur.Reason = "nothing verified: the snapshot holds no item for this user"
+		} else if len(u.uh.Items) == 0 {
 			ur.Reason = "nothing verified: the ledger holds no write for this user"
 		} else {
 			ur.Reason = fmt.Sprintf("nothing verified: none of the user's writes to %d items was acknowledged by the recovery point", len(u.uh.Items))
