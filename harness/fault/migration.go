@@ -438,6 +438,9 @@ func (f *Migration) Detail() string {
 	if len(f.Botches) > 0 {
 		parts = append(parts, "botches "+strings.Join(f.Botches, ","))
 	}
+	if len(o.Steps) > 0 {
+		parts = append(parts, "steps: "+strings.Join(o.Steps, ", "))
+	}
 	if len(o.Damage) > 0 {
 		parts = append(parts, "damage: "+strings.Join(o.Damage, ", "))
 	}
