@@ -241,3 +241,62 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestLoadPopulateThroughTheProtocol loads a profile with users at rest
+// against the reference stack as against a server without a bulk import:
+// the users at rest get every item of their plans once, through the protocol,
+// then the active users their whole plans; verify finds every user intact.
+func TestLoadPopulateThroughTheProtocol(t *testing.T) {
+	server, token := referenceStack(t)
+	dir := t.TempDir()
+	accts := namedAccounts("pop", 20, 31)
+	users := filepath.Join(dir, "users.csv")
+	if err := accounts.WriteFile(users, accts); err != nil {
+		t.Fatal(err)
+	}
+	led := filepath.Join(dir, "run.ledger")
+	prof := filepath.Join("testdata", "resting.json") // 20% of the users active
+	st, out, errOut := runCLI(t, nil, "load", "--server", server, "--users", users, "--profile", prof,
+		"--seed", "31", "--ledger", led, "--admin-token", token, "--populate")
+	if st != exitOK {
+		t.Fatalf("load --populate: exit %d\n%s\n%s", st, out, tail(errOut, 20))
+	}
+	for _, want := range []string{"populate: 16 of 16 users done", "load: 4 of 4 users done"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("load --populate does not say %q:\n%s", want, out)
+		}
+	}
+	l, err := ledger.Load(led)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Users at rest wrote each item once: puts only, one per item.
+	active := map[string]bool{}
+	act, _ := accounts.SplitActive(accts, 4, 31)
+	for _, a := range act {
+		active[a.Username] = true
+	}
+	updatesOfResting := 0
+	for _, u := range l.History().Users {
+		if active[u.Name] {
+			continue
+		}
+		for _, it := range u.Items {
+			updatesOfResting += len(it.Writes) - 1
+		}
+	}
+	if updatesOfResting != 0 {
+		t.Errorf("users at rest wrote %d updates or deletes; want every item written once", updatesOfResting)
+	}
+	st, out, errOut = runCLI(t, nil, "verify", "--server", server, "--users", users, "--ledger", led)
+	if st != exitOK || !strings.Contains(out, "pass: all 20 users intact") {
+		t.Fatalf("verify: exit %d\n%s\n%s", st, out, tail(errOut, 20))
+	}
+
+	// A profile with every user active has nobody at rest to populate.
+	st, _, errOut = runCLI(t, nil, "load", "--server", server, "--users", users, "--profile", "tiny",
+		"--seed", "31", "--ledger", filepath.Join(dir, "again.ledger"), "--populate")
+	if st != exitUsage || !strings.Contains(errOut, "keeps no user at rest") {
+		t.Errorf("load --populate with tiny: exit %d, %s", st, tail(errOut, 5))
+	}
+}

@@ -26,6 +26,7 @@ type loadFlags struct {
 	server, users, profile, seed, ledger string
 	photosURL, appsURL, adminToken       string
 	concurrency                          int
+	populate                             bool
 }
 
 func runLoad(ctx context.Context, e *env, args []string) int {
@@ -40,6 +41,7 @@ func runLoad(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&f.appsURL, "apps-url", dav.DefaultAppsURL, "URL template of a user's app data collection ({base}, {user})")
 	fs.StringVar(&f.adminToken, "admin-token", "", "create the users first through the reference server's admin API (POST /admin/users) with this bearer token")
 	fs.IntVar(&f.concurrency, "concurrency", 0, "users loaded in parallel (default: the profile's)")
+	fs.BoolVar(&f.populate, "populate", false, "first write the data of the users at rest (those beyond the profile's active_share) through the protocol, each item once, then load the active users: slow but honest against a server without a bulk import")
 	if st := parseFlags(fs, args); st >= 0 {
 		return st
 	}
@@ -95,22 +97,66 @@ func runLoad(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "firedrill load: %v\n", err)
 		return exitUsage
 	}
-	sum, lerr := workload.Load(ctx, workload.Config{
-		Server: f.server, Accounts: accts, Profile: prof, Seed: seed, Ledger: lw, HTTPClient: hc,
-		PhotosURL: f.photosURL, AppsURL: f.appsURL, Concurrency: f.concurrency,
-		Progress: e.stderr, ProgressTTY: e.stderrTTY, Log: e.stderr,
-	})
+	phases := []loadPhase{{name: "load", accts: accts}}
+	if f.populate {
+		active, resting := accounts.SplitActive(accts, prof.Active(len(accts)), seed)
+		if len(resting) == 0 {
+			fmt.Fprintf(e.stderr, "firedrill load: --populate: profile %s keeps no user at rest (no active_share below 1): leave --populate out, or use a profile such as medium\n", prof.Name)
+			lw.Close()
+			return exitUsage
+		}
+		fmt.Fprintf(e.stderr, "firedrill load: %d users at rest first (every item of their plans once, through the protocol), then %d active users\n", len(resting), len(active))
+		phases = []loadPhase{{name: "populate", accts: resting, atRest: true}, {name: "load", accts: active}}
+	} else if prof.Resting() {
+		fmt.Fprintf(e.stderr, "firedrill load: profile %s keeps %d of every %d users at rest; without --populate every user in the file is loaded through its whole plan\n",
+			prof.Name, prof.Users-prof.Active(prof.Users), prof.Users)
+	}
+	status := exitOK
+	var lerr error
+	for _, ph := range phases {
+		var sum workload.Summary
+		sum, lerr = workload.Load(ctx, workload.Config{
+			Server: f.server, Accounts: ph.accts, Profile: prof, Seed: seed, Ledger: lw, HTTPClient: hc,
+			PhotosURL: f.photosURL, AppsURL: f.appsURL, Concurrency: f.concurrency, AtRest: ph.atRest,
+			Progress: e.stderr, ProgressTTY: e.stderrTTY, Log: e.stderr,
+		})
+		printLoadSummary(e.stdout, ph.name, sum, seed)
+		if lerr != nil {
+			break
+		}
+		label := "" // one phase: "firedrill load: ..." says which
+		if len(phases) > 1 {
+			label = ph.name + ": "
+		}
+		if st := judgeLoad(e, label, sum); st != exitOK {
+			status = st
+		}
+	}
 	if err := lw.Close(); err != nil && lerr == nil {
 		lerr = fmt.Errorf("save ledger: %w", err)
 	}
-	printLoadSummary(e.stdout, sum, f.ledger, seed)
+	fmt.Fprintf(e.stdout, "  ledger:   %s\n", f.ledger)
 	if lerr != nil {
 		fmt.Fprintf(e.stderr, "firedrill load: %v\n", lerr)
 		return exitFail
 	}
+	return status
+}
+
+// loadPhase is one pass of the phones over some users: the data at rest of
+// the users at rest (--populate), or the whole plans of the active users.
+type loadPhase struct {
+	name   string
+	accts  []accounts.Account
+	atRest bool
+}
+
+// judgeLoad reports what a load phase did wrong, each line after label (the
+// phase's name when there are two), and returns its exit status.
+func judgeLoad(e *env, label string, sum workload.Summary) int {
 	status := exitOK
 	if len(sum.UserErrors) > 0 {
-		fmt.Fprintf(e.stderr, "firedrill load: %d of %d users did not complete:\n", len(sum.UserErrors), sum.Users)
+		fmt.Fprintf(e.stderr, "firedrill load: %s%d of %d users did not complete:\n", label, len(sum.UserErrors), sum.Users)
 		for i, ue := range sum.UserErrors {
 			if i == 10 {
 				fmt.Fprintf(e.stderr, "  ... and %d more\n", len(sum.UserErrors)-10)
@@ -124,7 +170,7 @@ func runLoad(ctx context.Context, e *env, args []string) int {
 	// nothing: never exit 0 for it.
 	if problems := sum.Problems(); len(problems) > 0 {
 		for _, p := range problems {
-			fmt.Fprintf(e.stderr, "firedrill load: %s\n", p)
+			fmt.Fprintf(e.stderr, "firedrill load: %s%s\n", label, p)
 		}
 		fmt.Fprintf(e.stderr, "firedrill load: check the server's log for these answers, and that the users may write their collections (see --photos-url, --apps-url)\n")
 		status = exitFail
@@ -132,9 +178,9 @@ func runLoad(ctx context.Context, e *env, args []string) int {
 	return status
 }
 
-func printLoadSummary(w io.Writer, s workload.Summary, ledgerPath string, seed int64) {
-	fmt.Fprintf(w, "load: %d of %d users done in %s (seed %d, concurrency %d)\n",
-		s.UsersDone, s.Users, s.Duration.Round(time.Millisecond), seed, s.Concurrency)
+func printLoadSummary(w io.Writer, name string, s workload.Summary, seed int64) {
+	fmt.Fprintf(w, "%s: %d of %d users done in %s (seed %d, concurrency %d)\n",
+		name, s.UsersDone, s.Users, s.Duration.Round(time.Millisecond), seed, s.Concurrency)
 	fmt.Fprintf(w, "  writes:   %d attempts: %d ok, %d failed, %d ambiguous; %d retries\n",
 		s.Attempts, s.OK, s.Failed, s.Ambiguous, s.Retries)
 	fmt.Fprintf(w, "  rate:     %.1f acknowledged writes/s, %.1f MiB acknowledged\n",
@@ -166,5 +212,4 @@ func printLoadSummary(w io.Writer, s workload.Summary, ledgerPath string, seed i
 			fmt.Fprintf(w, "  not covered: %s (%s)\n", k, s.NotCovered[k])
 		}
 	}
-	fmt.Fprintf(w, "  ledger:   %s\n", ledgerPath)
 }

@@ -14,9 +14,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"unicode"
 
+	"github.com/firedrill/firedrill/harness/seed"
 	"github.com/firedrill/firedrill/harness/workload/gen"
 )
 
@@ -145,4 +147,27 @@ func Generate(n int, seed int64) []Account {
 		out[i] = Account{Username: name, Password: fmt.Sprintf("%016x", r.Uint64())}
 	}
 	return out
+}
+
+// SplitActive divides accts into the active users (n of them, a choice the
+// seed makes) and the users at rest, each in the order of accts. With n at
+// least len(accts) every user is active.
+func SplitActive(accts []Account, n int, sd int64) (active, resting []Account) {
+	if n >= len(accts) {
+		return accts, nil
+	}
+	pick := seed.Derive(sd, "active-users").Perm(len(accts))[:max(n, 0)]
+	slices.Sort(pick)
+	active = make([]Account, 0, len(pick))
+	resting = make([]Account, 0, len(accts)-len(pick))
+	next := 0
+	for i, a := range accts {
+		if next < len(pick) && pick[next] == i {
+			active = append(active, a)
+			next++
+			continue
+		}
+		resting = append(resting, a)
+	}
+	return active, resting
 }

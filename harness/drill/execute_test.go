@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/fixtures/profiles"
-	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/engine"
 	"github.com/firedrill/firedrill/harness/fault"
 	"github.com/firedrill/firedrill/harness/ledger"
@@ -253,36 +252,5 @@ func TestUsersAtRestArePopulatedRestoredAndVerified(t *testing.T) {
 	}
 	if withWrites != 60 {
 		t.Errorf("the ledger holds writes of %d users, want all 60", withWrites)
-	}
-}
-
-// TestSplitActiveIsASeededChoiceOfTheShare checks that the active users are
-// the profile's share, chosen by the seed, and that no user is lost or doubled.
-func TestSplitActiveIsASeededChoiceOfTheShare(t *testing.T) {
-	accts := make([]accounts.Account, 1000)
-	for i := range accts {
-		accts[i].Username = fmt.Sprintf("u%04d", i)
-	}
-	a1, r1 := splitActive(accts, 10, 7)
-	a2, _ := splitActive(accts, 10, 7)
-	a3, _ := splitActive(accts, 10, 8)
-	if len(a1) != 10 || len(r1) != 990 {
-		t.Fatalf("split %d active, %d at rest; want 10 and 990", len(a1), len(r1))
-	}
-	seen := map[string]bool{}
-	for _, a := range append(append([]accounts.Account{}, a1...), r1...) {
-		if seen[a.Username] {
-			t.Fatalf("%s twice", a.Username)
-		}
-		seen[a.Username] = true
-	}
-	if fmt.Sprint(a1) != fmt.Sprint(a2) {
-		t.Errorf("the same seed chose %v and %v", a1, a2)
-	}
-	if fmt.Sprint(a1) == fmt.Sprint(a3) {
-		t.Errorf("seeds 7 and 8 chose the same active users %v", a1)
-	}
-	if all, none := splitActive(accts, 1000, 7); len(all) != 1000 || len(none) != 0 {
-		t.Errorf("every user active: split %d and %d", len(all), len(none))
 	}
 }

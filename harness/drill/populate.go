@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/populate"
 	"github.com/firedrill/firedrill/harness/progress"
-	"github.com/firedrill/firedrill/harness/seed"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/workload/gen"
 )
@@ -31,28 +29,6 @@ const (
 	importsInFlight = 2
 	accountBatch    = 5000
 )
-
-// splitActive divides accts into the active users (n of them, a seeded
-// choice) and the users at rest, each in the order of accts.
-func splitActive(accts []accounts.Account, n int, sd int64) (active, resting []accounts.Account) {
-	if n >= len(accts) {
-		return accts, nil
-	}
-	pick := seed.Derive(sd, "active-users").Perm(len(accts))[:n]
-	slices.Sort(pick)
-	active = make([]accounts.Account, 0, n)
-	resting = make([]accounts.Account, 0, len(accts)-n)
-	next := 0
-	for i, a := range accts {
-		if next < len(pick) && pick[next] == i {
-			active = append(active, a)
-			next++
-			continue
-		}
-		resting = append(resting, a)
-	}
-	return active, resting
-}
 
 // createAccounts creates accts on s: one by one through the admin API as
 // phones' users sign up (bcrypt), or, when the profile keeps users at rest, in

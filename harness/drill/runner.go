@@ -325,7 +325,7 @@ func (d *runner) provision(ctx context.Context) error {
 		return fmt.Errorf("set up backups: %w", err)
 	}
 	d.phones.all = accounts.Generate(d.prof.Users, d.opts.Seed)
-	d.phones.accts, d.phones.resting = splitActive(d.phones.all, d.prof.Active(len(d.phones.all)), d.opts.Seed)
+	d.phones.accts, d.phones.resting = accounts.SplitActive(d.phones.all, d.prof.Active(len(d.phones.all)), d.opts.Seed)
 	// The accounts of users at rest come with their data (populate).
 	if err := d.createAccounts(ctx, d.sys.current, d.phones.accts, "accounts"); err != nil {
 		return err

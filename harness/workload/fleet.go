@@ -160,7 +160,7 @@ func (f *Fleet) Load(ctx context.Context) (Summary, error) {
 		var n int64
 		for i, a := range accts {
 			offsets[i] = n
-			n += int64(len(r.gen.Plan(a.Username).Ops))
+			n += int64(len(r.plan(a.Username).Ops))
 		}
 	}
 	var (
@@ -233,7 +233,7 @@ feed:
 // loadUser runs one user's phones at once, each through its share of the plan.
 func (f *Fleet) loadUser(ctx context.Context, server string, a accounts.Account, offset int64) error {
 	r := f.r
-	plan := r.gen.Plan(a.Username)
+	plan := r.plan(a.Username)
 	if g := r.cfg.Gate; g != nil {
 		// Whatever happens to this user's phones, none of its writes is pending
 		// on the gate afterwards.

@@ -85,6 +85,9 @@ type Config struct {
 	// user's plan in order. Every write is marked done on its gate once its
 	// outcome is known, or when its user's phones stop.
 	Gate *gate.Gate
+	// AtRest has every user's phones write the user's data at rest only:
+	// each item of its plan created once at version 0 (gen.Plan.AtRest).
+	AtRest bool
 }
 
 // Stats counts what the devices did.
@@ -251,6 +254,15 @@ type runner struct {
 	mu      sync.Mutex
 	covered map[model.Kind]string
 	kinds   [8]kindCounts // indexed by model.Kind (1 to 6); 0 takes anything else
+}
+
+// plan is what user's phones carry out: the whole plan, or its data at rest.
+func (r *runner) plan(user string) gen.Plan {
+	p := r.gen.Plan(user)
+	if r.cfg.AtRest {
+		p = p.AtRest()
+	}
+	return p
 }
 
 func (r *runner) notCovered(k model.Kind, why string) {

@@ -46,6 +46,21 @@ type Plan struct {
 	Ops     []Op
 }
 
+// AtRest returns the plan of the same user at rest: every item created once,
+// at version 0, in the plan's order, and no update or delete. It is what a
+// populate step imports in bulk, and what `firedrill load --populate` writes
+// through the protocol against a server without a bulk import.
+func (p Plan) AtRest() Plan {
+	out := p
+	out.Ops = make([]Op, 0, len(p.Ops))
+	for _, op := range p.Ops {
+		if op.Op == Create {
+			out.Ops = append(out.Ops, op)
+		}
+	}
+	return out
+}
+
 // DeviceOps returns the operations of device d in plan order.
 func (p Plan) DeviceOps(d int) []Op {
 	var ops []Op
