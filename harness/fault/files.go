@@ -127,29 +127,36 @@ func (o fileOp) String() string {
 }
 
 // fileOpsScript applies ops given as groups of four arguments (op, path, number,
-// mask) relative to the volume root in $1, then syncs.
+// mask) relative to the volume root in $1, in order, then syncs. One Perl
+// process does them all (Perl is essential in Debian, so in every image
+// built here): a thousand flips through od and dd took ten seconds.
 const fileOpsScript = `
-root=$1; shift
-cd "$root"
-doomed=()
-while [ $# -gt 0 ]; do
-	op=$1 f=$2 n=$3 mask=$4
-	shift 4
-	case $op in
-	flip)
-		byte=$(od -An -tu1 -j "$n" -N1 -- "$f" | tr -d ' \n')
-		if [ -z "$byte" ]; then echo "flip: no byte at offset $n of $f" >&2; exit 3; fi
-		printf "$(printf '\\%03o' $(( byte ^ mask )))" | dd of="$f" bs=1 seek="$n" count=1 conv=notrunc status=none
-		;;
-	truncate)
-		if [ "$n" = 0 ]; then : >"$f"; else truncate -s "$n" -- "$f"; fi
-		;;
-	delete) doomed+=("$f") ;;
-	*) echo "unknown operation $op" >&2; exit 2 ;;
-	esac
-done
-if [ ${#doomed[@]} -gt 0 ]; then rm -f -- "${doomed[@]}"; fi
-sync
+exec perl -e '
+use strict; use warnings;
+my $root = shift @ARGV;
+chdir $root or die "cd $root: $!\n";
+my @doomed;
+while (@ARGV) {
+	my ($op, $f, $n, $mask) = splice(@ARGV, 0, 4);
+	if ($op eq "flip") {
+		open(my $fh, "+<:raw", $f) or die "flip: open $f: $!\n";
+		seek($fh, $n, 0) or die "flip: seek $f: $!\n";
+		my $got = read($fh, my $b, 1);
+		if (!$got) { print STDERR "flip: no byte at offset $n of $f\n"; exit 3; }
+		seek($fh, $n, 0) or die "flip: seek $f: $!\n";
+		print $fh chr(ord($b) ^ $mask) or die "flip: write $f: $!\n";
+		close($fh) or die "flip: close $f: $!\n";
+	} elsif ($op eq "truncate") {
+		truncate($f, $n) or die "truncate $f: $!\n";
+	} elsif ($op eq "delete") {
+		push @doomed, $f;
+	} else {
+		print STDERR "unknown operation $op\n"; exit 2;
+	}
+}
+for my $f (@doomed) { unlink($f) or $!{ENOENT} or die "delete $f: $!\n"; }
+system("sync") == 0 or die "sync failed\n";
+' "$@"
 `
 
 // applyFileOps applies ops to a volume in one helper container.
