@@ -329,14 +329,15 @@ func ProcedureEnv(ctx context.Context, env *Env, dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	pgName, err := pg.Container.Name(ctx)
+	pgInfo, err := pg.Container.Inspect(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("name postgres container: %w", err)
+		return nil, fmt.Errorf("inspect postgres container: %w", err)
 	}
-	sdName, err := sd.Container.Name(ctx)
+	sdInfo, err := sd.Container.Inspect(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("name syncd container: %w", err)
+		return nil, fmt.Errorf("inspect syncd container: %w", err)
 	}
+	pgName, sdName := pgInfo.Name, sdInfo.Name
 	host, err := pg.Container.Host(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("find postgres host: %w", err)
