@@ -79,7 +79,7 @@ type Config struct {
 	Seed    int64
 	// Reports is the root of run directories (default "reports").
 	Reports string
-	// Timeout bounds the procedure (default 10 minutes).
+	// Timeout bounds the procedure (default and at most MaxTimeout).
 	Timeout time.Duration
 	// Out receives the narration; Progress the phones' and observer's
 	// progress lines.
@@ -89,6 +89,10 @@ type Config struct {
 	// Command is the command line that replays this rehearsal, for the report.
 	Command string
 }
+
+// MaxTimeout is the longest a procedure may run: the harness waits at most
+// that long for a fault, and so a procedure, to end (fault.Env.StepTimeout).
+const MaxTimeout = 10 * time.Minute
 
 // ProcedureDir is the procedure's directory in the run directory: its
 // output, its result file and its outcome (fault.ProcedureOutcomeFile).
@@ -115,8 +119,8 @@ func Scenario(cfg Config) (drill.Scenario, error) {
 	if timeout == 0 {
 		timeout = 10 * time.Minute
 	}
-	if timeout < 0 {
-		return drill.Scenario{}, fmt.Errorf("timeout %s: want a positive duration such as 10m", timeout)
+	if timeout < 0 || timeout > MaxTimeout {
+		return drill.Scenario{}, fmt.Errorf("timeout %s: want a positive duration up to %s (the harness waits that long for a procedure to end), such as 10m", timeout, MaxTimeout)
 	}
 	spec, name, err := procedureSpec(cfg.Procedure, timeout)
 	if err != nil {
