@@ -2,6 +2,7 @@
 //
 //	firedrill load   --server URL --users users.csv --profile small --seed S --ledger run.ledger
 //	firedrill verify --server URL --users users.csv --ledger run.ledger [--json out.json]
+//	firedrill rehearse --procedure ./migrate.sh | builtin:san-migration [--touches data] [--backup continuous]
 //
 // load and verify work against any CardDAV/CalDAV(/WebDAV) server: point them at a
 // staging stack with a users file of accounts that exist there. Each subcommand
