@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -149,5 +151,32 @@ func TestRehearseFailingScriptIsNoGo(t *testing.T) {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+}
+
+func TestRehearseKillsAProcedureThatOverrunsItsTimeout(t *testing.T) {
+	script, err := filepath.Abs("testdata/slow-procedure.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, stdout, d := rehearseCLI(t, "--procedure", script, "--timeout", "3s")
+	if st != exitFail || d.Verdict != rehearse.NoGo || d.Procedure == nil || !d.Procedure.TimedOut {
+		t.Fatalf("exit %d, verdict %s (%s), procedure %+v; want 1, no-go, timed out", st, d.Verdict, d.Reason, d.Procedure)
+	}
+	if !strings.Contains(stdout, "the procedure failed: timed out after 3s") || !strings.Contains(stdout, "copying the data volume, slowly") {
+		t.Errorf("output does not say the procedure timed out, with its output")
+	}
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(d.Procedure.Output), "child.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The child was in the script's process group, killed with it; a
+	// zombie awaiting its parent counts as gone.
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(stat), ") Z ") {
+		t.Errorf("the procedure's child %d outlived the timeout: %s", pid, stat)
 	}
 }
