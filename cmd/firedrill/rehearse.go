@@ -20,7 +20,7 @@ func init() {
 func runRehearse(ctx context.Context, e *env, args []string) int {
 	fs := newFlags(e, "rehearse", "--procedure ./migrate.sh | --procedure builtin:<name> [--touches data,...] [--backup S] [--profile P] [--users N] [--seed S] [--out DIR] [--timeout D]")
 	proc := fs.String("procedure", "", "the procedure to rehearse: the path of an executable script (run on this host with the stack in environment variables, see docs/rehearse.md) or "+strings.Join(rehearse.BuiltinNames(), " or "))
-	touches := fs.String("touches", "data", "what the procedure acts on, comma-separated: data (the database's volume and its failure domain), backup, or a failure domain such as san-a")
+	touches := fs.String("touches", "", "what the procedure acts on, comma-separated: data (the database's volume and its failure domain), backup, or a failure domain such as san-a (default: data; for a built-in migration also san-c, where it moves the database)")
 	strategy := fs.String("backup", "continuous", "backup strategy to prove before the procedure: continuous, continuous-async, base-only or dump-same-volume")
 	prof := fs.String("profile", "tiny", "data profile (tiny, small, large)")
 	users := fs.Int("users", 0, "number of users (at least 2; default: the profile's)")
@@ -44,8 +44,11 @@ func runRehearse(ctx context.Context, e *env, args []string) int {
 			list = append(list, t)
 		}
 	}
-	replay := fmt.Sprintf("go run ./cmd/firedrill rehearse --procedure %s --touches %s --backup %s --profile %s --seed %d",
-		strconv.Quote(*proc), strings.Join(list, ","), *strategy, *prof, seed)
+	replay := fmt.Sprintf("go run ./cmd/firedrill rehearse --procedure %s --backup %s --profile %s --seed %d",
+		strconv.Quote(*proc), *strategy, *prof, seed)
+	if len(list) > 0 {
+		replay += " --touches " + strings.Join(list, ",")
+	}
 	if *users > 0 {
 		replay += fmt.Sprintf(" --users %d", *users)
 	}

@@ -71,7 +71,8 @@ type Config struct {
 	// Procedure is builtin:<name> or the path of an executable script.
 	Procedure string
 	// Touches is what the procedure acts on (drill.Step.Touches); none is
-	// "data".
+	// "data", and for a built-in migration also the failure domain it moves
+	// the database to.
 	Touches []string
 	Backup  string // backup strategy (default continuous)
 	Profile string // data profile (default tiny)
@@ -129,6 +130,9 @@ func Scenario(cfg Config) (drill.Scenario, error) {
 	touches := cfg.Touches
 	if len(touches) == 0 {
 		touches = []string{drill.TouchesData}
+		if dom := spec.Params["fault.domain"]; dom != "" {
+			touches = append(touches, dom) // a built-in migration's new storage
+		}
 	}
 	sc := drill.Scenario{
 		Name:    "rehearse-" + name,

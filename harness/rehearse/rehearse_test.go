@@ -62,6 +62,9 @@ func TestScenarioChecksInput(t *testing.T) {
 			loads++
 		}
 	}
+	if got := sc.Steps[2].Touches; strings.Join(got, ",") != "data,san-c" {
+		t.Errorf("a built-in migration touches %v; want data and san-c, where it moves the database", got)
+	}
 	if prove != 1 || loads != 2 {
 		t.Errorf("%d prove-backup steps and %d loads; want 1 and 2", prove, loads)
 	}
