@@ -78,6 +78,16 @@ func TestRehearseRefusesBackupOnMigratedStorage(t *testing.T) {
 	}
 }
 
+func TestRehearseRefusesBackupInATouchedFailureDomain(t *testing.T) {
+	st, stdout, d := rehearseCLI(t, "--procedure", "builtin:san-migration", "--touches", "data,san-b")
+	if st != exitFail || d.Verdict != rehearse.Refused {
+		t.Fatalf("exit %d, verdict %s; want %d, refused", st, d.Verdict, exitFail)
+	}
+	if !strings.Contains(stdout, "continuous-backup-san-b (failure domain san-b), which the procedure touches") {
+		t.Errorf("output does not name the backup volume in the touched domain san-b")
+	}
+}
+
 func TestRehearseApprovesCorrectMigration(t *testing.T) {
 	st, stdout, d := rehearseCLI(t, "--procedure", "builtin:san-migration")
 	if st != exitOK || d.Verdict != rehearse.Go {
