@@ -164,6 +164,17 @@ func TestRehearseFailingScriptIsNoGo(t *testing.T) {
 	}
 }
 
+func TestRehearseScriptThatCannotStartIsNoGo(t *testing.T) {
+	script, err := filepath.Abs("testdata/no-shebang-procedure.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, stdout, d := rehearseCLI(t, "--procedure", script)
+	if st != exitFail || d.Verdict != rehearse.NoGo || !strings.Contains(stdout, "the procedure failed: could not start: ") {
+		t.Fatalf("exit %d, verdict %s (%s); want 1, no-go: could not start", st, d.Verdict, d.Reason)
+	}
+}
+
 func TestRehearseKillsAProcedureThatOverrunsItsTimeout(t *testing.T) {
 	script, err := filepath.Abs("testdata/slow-procedure.sh")
 	if err != nil {

@@ -176,10 +176,15 @@ func (f *Procedure) Inject(ctx context.Context, env *Env) error {
 		return err
 	}
 	if err := cmd.Start(); err != nil {
+		// A script that cannot start (no #! line, a missing interpreter) is
+		// a procedure that failed: the rehearsal's finding.
 		out.Close()
-		cancel()
+		f.mu.Lock()
+		f.outcome.Failure = "could not start: " + err.Error()
+		f.outcome.Ended = f.outcome.Started
+		f.mu.Unlock()
 		close(f.done)
-		return fmt.Errorf("start procedure %s: %w", f.Script, err)
+		return nil
 	}
 	go f.finish(bg, func() { f.waitScript(bg, cmd, out) })
 	return nil
