@@ -4,6 +4,7 @@
 //	firedrill verify --server URL --users users.csv --ledger run.ledger [--json out.json]
 //	firedrill snapshot --server URL --users users.csv --out before.snap
 //	firedrill verify --server URL --users users.csv --baseline before.snap
+//	firedrill rehearse --procedure ./migrate.sh | builtin:san-migration [--touches data] [--backup continuous]
 //
 // load and verify work against any CardDAV/CalDAV(/WebDAV) server: point them at a
 // staging stack with a users file of accounts that exist there. Each subcommand

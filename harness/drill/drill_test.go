@@ -71,7 +71,9 @@ func TestValidateNamesWhatIsWrong(t *testing.T) {
 		{"no verify last", func(s *Scenario) { s.Steps = s.Steps[:3] }, "verify"},
 		{"unknown restore point", func(s *Scenario) { s.Steps[2].Name = "q" }, `restore point "q"`},
 		{"bad fault", func(s *Scenario) { s.Steps[0].Faults = []fault.Spec{{Name: "meteor"}} }, "meteor"},
-		{"two loads", func(s *Scenario) { s.Steps = append([]Step{{Do: Load}}, s.Steps...) }, "at most one load"},
+		{"two loads", func(s *Scenario) { s.Steps = append([]Step{{Do: Load}}, s.Steps...) }, "overlaps an earlier load"},
+		{"bad share", func(s *Scenario) { s.Steps[0].Users = Share{From: 0.5, To: 0.2} }, "users share"},
+		{"touches elsewhere", func(s *Scenario) { s.Steps[0].Touches = []string{"data"} }, "only a prove-backup step"},
 		{"resync before load", func(s *Scenario) { s.Steps = append([]Step{{Do: ResyncPhones}}, s.Steps...) }, "nothing to reset"},
 		{"unknown action", func(s *Scenario) { s.Steps[0].Do = "pray" }, "unknown action"},
 	}

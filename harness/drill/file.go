@@ -43,6 +43,14 @@ import (
 //	  - do: restore
 //	  - do: verify
 //
+// A rehearsal (see package rehearse) also uses a load's users share and a
+// prove-backup step's touches:
+//
+//	  - do: load
+//	    users: {from: 0, to: 0.5}
+//	  - do: prove-backup
+//	    touches: [data]
+//
 // LoadFile refuses unknown fields, wrong types and everything Validate refuses,
 // naming the file, the line and the field, and what to write instead.
 
@@ -264,8 +272,18 @@ func (p *fileParser) step(m *yaml.Node, n int) Step {
 		p.bad(m, "%swant a mapping with do: (one of %s)", where, actionNames())
 		return st
 	}
-	lines := p.fields(m, where, []string{"do", "say", "faults", "name"}, func(key string, v *yaml.Node) {
+	lines := p.fields(m, where, []string{"do", "say", "faults", "name", "users", "touches"}, func(key string, v *yaml.Node) {
 		switch key {
+		case "touches":
+			if v.Kind != yaml.SequenceNode {
+				p.bad(v, "%stouches: want a list, e.g. [data]", where)
+				return
+			}
+			for _, t := range v.Content {
+				st.Touches = append(st.Touches, p.str(t, key))
+			}
+		case "users":
+			st.Users = p.share(v, where)
 		case "do":
 			st.Do = Action(p.str(v, key))
 		case "say":
@@ -289,6 +307,28 @@ func (p *fileParser) step(m *yaml.Node, n int) Step {
 		p.bad(m, "%sno do: field; want one of %s", where, actionNames())
 	}
 	return st
+}
+
+// share decodes a load's users share, e.g. {from: 0, to: 0.5}.
+func (p *fileParser) share(v *yaml.Node, where string) Share {
+	var sh Share
+	if v.Kind != yaml.MappingNode {
+		p.bad(v, "%susers: want a mapping, e.g. {from: 0, to: 0.5}", where)
+		return sh
+	}
+	p.fields(v, where+"users: ", []string{"from", "to"}, func(key string, n *yaml.Node) {
+		f, err := strconv.ParseFloat(p.str(n, key), 64)
+		if err != nil {
+			p.bad(n, "%susers: %s: want a number from 0 to 1, e.g. 0.5", where, key)
+			return
+		}
+		if key == "from" {
+			sh.From = f
+		} else {
+			sh.To = f
+		}
+	})
+	return sh
 }
 
 func (p *fileParser) fault(m *yaml.Node, where string) fault.Spec {

@@ -138,3 +138,39 @@ func TestTheExampleScenarioFilesAreValid(t *testing.T) {
 		t.Error("IsFile(crash-mid-sync) = true")
 	}
 }
+
+func TestARehearsalFileDecodesUsersSharesAndTouches(t *testing.T) {
+	const file = `name: our-rehearsal
+summary: a test
+profile: tiny
+backup: continuous
+expect: intact
+steps:
+  - do: load
+    users: {from: 0, to: 0.5}
+  - do: base-backup
+  - do: prove-backup
+    touches: [data, san-c]
+  - do: load
+    users: {from: 0.5, to: 1}
+  - do: verify
+`
+	sc, err := ParseFile("r.yaml", []byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sc.Steps[0].Users; got != (Share{From: 0, To: 0.5}) {
+		t.Errorf("first load's users = %+v", got)
+	}
+	if got := sc.Steps[2].Touches; !reflect.DeepEqual(got, []string{"data", "san-c"}) {
+		t.Errorf("touches = %v", got)
+	}
+	overlap := strings.Replace(file, "{from: 0.5, to: 1}", "{from: 0.4, to: 1}", 1)
+	if _, err := ParseFile("r.yaml", []byte(overlap)); err == nil || !strings.Contains(err.Error(), "r.yaml:13: step 4 (load): users share [0.4, 1) overlaps") {
+		t.Errorf("overlapping shares: %v", err)
+	}
+	bad := strings.Replace(file, "to: 0.5}", "to: half}", 1)
+	if _, err := ParseFile("r.yaml", []byte(bad)); err == nil || !strings.Contains(err.Error(), "r.yaml:8: step 1: users: to: want a number") {
+		t.Errorf("a share that is no number: %v", err)
+	}
+}

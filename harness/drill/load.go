@@ -38,18 +38,30 @@ func loadPlan(specs []fault.Spec) []fault.Planned {
 // load runs the workload with the faults of the step on one schedule: each
 // fault strikes at a gate in the phones' write order, so that the same seed
 // gives the same writes before it (see package gate).
-func (d *runner) load(ctx context.Context, specs []fault.Spec) (string, error) {
+func (d *runner) load(ctx context.Context, specs []fault.Spec, users Share) (string, error) {
 	url, err := d.phonesURL(ctx)
 	if err != nil {
 		return "", err
 	}
-	planned := plannedWrites(d.opts.Seed, d.prof, d.phones.accts)
+	i, j := users.Of(len(d.phones.accts))
+	accts := d.phones.accts[i:j]
+	if len(accts) == 0 {
+		return "", fmt.Errorf("load users [%g, %g) of %d: that share holds no user; give the run more users", users.From, users.To, len(d.phones.accts))
+	}
+	resolved := make([]fault.Spec, len(specs))
+	for n, spec := range specs {
+		if resolved[n], err = d.resolve(spec); err != nil {
+			return "", err
+		}
+	}
+	specs = resolved
+	planned := plannedWrites(d.opts.Seed, d.prof, accts)
 	sched, err := fault.NewSchedule(d.opts.Seed, loadPlan(specs), planned)
 	if err != nil {
 		return "", err
 	}
 	g := gate.New(sched.Thresholds()...)
-	cfg := workload.Config{Server: url, Accounts: d.phones.accts, Profile: d.prof, Seed: d.opts.Seed, Ledger: d.phones.ledger,
+	cfg := workload.Config{Server: url, Accounts: accts, Profile: d.prof, Seed: d.opts.Seed, Ledger: d.phones.ledger,
 		Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY, Log: d.opts.Progress, Gate: g}
 	loadAll := func(ctx context.Context) (workload.Summary, error) { return workload.Load(ctx, cfg) }
 	if d.sc.keepsPhones() {

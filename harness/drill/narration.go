@@ -19,6 +19,10 @@ func (st Step) narration(sc Scenario) (title, what string) {
 	case Load:
 		title = "Phones sync their users' data"
 		what = fmt.Sprintf("Every user's phones write contacts, events, to-dos, notes, photos and high scores (profile %s). Each write is entered in the ledger before it is sent and again when the service answers.", sc.Profile)
+		if !st.Users.all() {
+			from, to := st.Users.bounds()
+			what = fmt.Sprintf("The phones of the users from %.0f%% to %.0f%% of the accounts write contacts, events, to-dos, notes, photos and high scores (profile %s). Each write is entered in the ledger before it is sent and again when the service answers.", from*100, to*100, sc.Profile)
+		}
 		if len(names) > 0 {
 			what += " During the load: " + strings.Join(names, ", ") + ", each once a seeded share of the planned writes is done."
 		}
@@ -52,6 +56,13 @@ func (st Step) narration(sc Scenario) (title, what string) {
 		title, what = "Users reset their phones", "While the service is down, every user factory-resets their phone: the local copy of their contacts, calendars, notes and photos is wiped. The phones were only caches; the data now lives only in the service and its backups."
 	case ResyncPhones:
 		title, what = "Phones sync again", "Every phone signs in to the restored service and downloads everything its user has, as a freshly set-up phone does."
+	case ProveBackup:
+		touches := st.Touches
+		if len(touches) == 0 {
+			touches = []string{TouchesData}
+		}
+		title = "Prove the way back"
+		what = fmt.Sprintf("Before the procedure runs: check that the newest backup lives outside what the procedure touches (%s), restore it into a fresh side stack, verify every user who has written against the ledger, and remove the side stack. No proven backup, no rehearsal.", strings.Join(touches, ", "))
 	case Verify:
 		title, what = "Verify every user", "Read every user's data back through CardDAV, CalDAV and WebDAV, and compare it item by item with the ledger."
 	}

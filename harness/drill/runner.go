@@ -27,6 +27,8 @@ import (
 type Options struct {
 	Seed    int64
 	Profile string // overrides the scenario's profile when set
+	// Users overrides the profile's number of users when > 0.
+	Users int
 	// Reports is the root of run directories (default "reports").
 	Reports string
 	// Step pauses before each stage for the operator (game days).
@@ -77,6 +79,8 @@ type Outcome struct {
 	Report *report.Report
 	Dir    *report.RunDir
 	Result *verify.Result // nil when the run ended before verification
+	// Proof is what a prove-backup step found; nil when none ran.
+	Proof *Proof
 }
 
 // runner is one scenario run's state as its steps go by, grouped by stage.
@@ -93,6 +97,7 @@ type runner struct {
 	backups backups
 	faults  []*fault.Active // injected by inject and disaster steps, not yet recovered
 	found   findings
+	proof   *Proof // what a prove-backup step found
 }
 
 // system is the containers the run made.
@@ -148,6 +153,14 @@ func Execute(ctx context.Context, sc Scenario, opts Options) (out *Outcome, err 
 	prof, err := profile.Load(sc.Profile)
 	if err != nil {
 		return nil, fmt.Errorf("load profile: %w", err)
+	}
+	if opts.Users < 0 {
+		return nil, fmt.Errorf("users %d: want a positive number of users, or 0 for the profile's %d", opts.Users, prof.Users)
+	}
+	if opts.Users > 0 {
+		p := *prof
+		p.Users = opts.Users
+		prof = &p
 	}
 	room, unknown := opts.room(ctx)
 	needs := prof.Estimate(prof.Users)
@@ -207,6 +220,7 @@ func Execute(ctx context.Context, sc Scenario, opts Options) (out *Outcome, err 
 		opts.Watch.Finished(r, dir)
 	}
 	out.Result = d.found.result
+	out.Proof = d.proof
 	return out, runErr
 }
 

@@ -102,10 +102,18 @@ const (
 	// Verify reads every user back from the current stack (the restored one
 	// after Restore) and checks it against the ledger: the verdict.
 	Verify Action = "verify"
+	// ProveBackup proves that the newest backup restores, before a procedure
+	// runs: it refuses (RefusedError) when the backup lives on storage the
+	// procedure Touches, restores it into a fresh side stack, verifies every
+	// user who has written so far against the ledger, removes the side stack
+	// and refuses when any user is not intact. The primary keeps serving. Then
+	// it stops the backup agents, so that whatever the procedure does to the
+	// primary never reaches the proven archive.
+	ProveBackup Action = "prove-backup"
 )
 
 // Actions lists every action, in the order a scenario usually uses them.
-var Actions = []Action{Populate, Load, BaseBackup, RestorePoint, Inject, Recover, Observe, Disaster, Restore, ResetPhones, ResyncPhones, Verify}
+var Actions = []Action{Populate, Load, BaseBackup, RestorePoint, Inject, Recover, Observe, Disaster, Restore, ResetPhones, ResyncPhones, ProveBackup, Verify}
 
 // Step is one stage of a scenario.
 type Step struct {
@@ -113,7 +121,45 @@ type Step struct {
 	Say    string       // plain words for the narration; a default per action otherwise
 	Faults []fault.Spec // Inject, Disaster, or Load: the faults to inject
 	Name   string       // RestorePoint: its name; Restore: the restore point to recover to ("" = latest)
+	// Users, for Load: which users' phones load, as a share of the accounts in
+	// their order; the zero Share is all of them. Loads of disjoint shares let
+	// a scenario load some users before a procedure and the others while it
+	// runs; each user's phones still carry out their plan once.
+	Users Share
+	// Touches, for ProveBackup: the storage the procedure acts on: "data" (the
+	// database's data volume and so its failure domain), "backup" (the backup
+	// volume) or a failure domain by name (san-a); none is "data".
+	Touches []string
 }
+
+// Share is a part of the accounts, in their order: from From (inclusive) to To
+// (exclusive), each between 0 and 1. The zero Share is every account.
+type Share struct {
+	From, To float64
+}
+
+// all reports whether the share is every account.
+func (s Share) all() bool { return s == Share{} || (s.From == 0 && s.To == 1) }
+
+// bounds returns the share's range, the zero Share being [0, 1).
+func (s Share) bounds() (float64, float64) {
+	if s == (Share{}) {
+		return 0, 1
+	}
+	return s.From, s.To
+}
+
+// Of returns the accounts' indexes [i, j) the share covers.
+func (s Share) Of(n int) (int, int) {
+	from, to := s.bounds()
+	return int(from * float64(n)), int(to * float64(n))
+}
+
+// The storage ProveBackup's Touches may name besides a failure domain.
+const (
+	TouchesData   = "data"
+	TouchesBackup = "backup"
+)
 
 // keepsPhones reports whether the scenario acts on the phones after the load
 // (a device fault, a reset or a resync), which keeps every phone's local store
@@ -200,15 +246,31 @@ func (s Scenario) Problems() []Problem {
 		bad("budgets.rto", "budgets: RTO %s: want a positive duration (or no RTO budget at all)", s.Budgets.RTO)
 	}
 	verify, loads, populates, restorePoints := 0, 0, 0, map[string]bool{}
+	var shares []Share
 	for i, st := range s.Steps {
 		where := fmt.Sprintf("step %d (%s)", i+1, st.Do)
 		stepBad := func(field string, fault int, format string, args ...any) {
 			out = append(out, Problem{Step: i + 1, Field: field, Fault: fault, Msg: where + ": " + fmt.Sprintf(format, args...)})
 		}
+		if st.Do != ProveBackup && len(st.Touches) > 0 {
+			stepBad("touches", 0, "only a prove-backup step takes touches")
+		}
 		switch st.Do {
 		case Load, Inject, Disaster:
 			if st.Do == Load {
 				loads++
+				if from, to := st.Users.bounds(); from < 0 || to > 1 || from >= to {
+					stepBad("users", 0, "users share [%g, %g): want 0 <= from < to <= 1, or none for every user", from, to)
+				} else {
+					for _, o := range shares {
+						if of, ot := o.bounds(); from < ot && of < to {
+							stepBad("users", 0, "users share [%g, %g) overlaps an earlier load's [%g, %g): each user's phones load once", from, to, of, ot)
+						}
+					}
+					shares = append(shares, st.Users)
+				}
+			} else if st.Users != (Share{}) {
+				stepBad("users", 0, "only a load step takes a users share")
 			}
 			offered := s.offers(loads > 0)
 			for j, spec := range st.Faults {
@@ -247,6 +309,12 @@ func (s Scenario) Problems() []Problem {
 			if loads == 0 {
 				stepBad("do", 0, "the phones have nothing to reset or resync before a load")
 			}
+		case ProveBackup:
+			for _, t := range st.Touches {
+				if t != TouchesData && t != TouchesBackup && !strings.HasPrefix(t, "san-") {
+					stepBad("touches", 0, "touches %q: want data, backup or a failure domain such as san-a", t)
+				}
+			}
 		case BaseBackup, Recover, Observe:
 		default:
 			names := make([]string, len(Actions))
@@ -256,8 +324,8 @@ func (s Scenario) Problems() []Problem {
 			stepBad("do", 0, "unknown action; want one of %s", strings.Join(names, ", "))
 		}
 	}
-	if loads > 1 {
-		bad("steps", "steps: want at most one load (a phone carries out its plan once)")
+	if loads > 1 && s.keepsPhones() {
+		bad("steps", "steps: a scenario that acts on the phones after the load wants one load of every user")
 	}
 	if populates > 1 {
 		bad("steps", "steps: want at most one populate step (each user at rest is imported once)")
@@ -278,11 +346,16 @@ func placeholderFree(spec fault.Spec) fault.Spec {
 	out := spec
 	out.Params = map[string]string{}
 	for k, v := range spec.Params {
+		v = strings.ReplaceAll(v, RunDirPlaceholder, "/run-dir")
 		v = strings.ReplaceAll(v, "{newest-backup}", "base/checked")
 		out.Params[k] = strings.ReplaceAll(v, "{oldest-backup}", "base/checked")
 	}
 	return out
 }
+
+// RunDirPlaceholder, in a fault parameter, stands for the run's directory (e.g.
+// where a procedure saves its output).
+const RunDirPlaceholder = "{run-dir}"
 
 // HasLabel reports whether the scenario carries label.
 func (s Scenario) HasLabel(label string) bool { return slices.Contains(s.Labels, label) }

@@ -22,7 +22,9 @@ func (d *runner) step(ctx context.Context, st Step) (string, error) {
 	case Populate:
 		return d.populate(ctx)
 	case Load:
-		return d.load(ctx, st.Faults)
+		return d.load(ctx, st.Faults, st.Users)
+	case ProveBackup:
+		return d.prove(ctx, st.Touches)
 	case BaseBackup:
 		e, err := d.backups.session.Backup(ctx)
 		if err != nil {
@@ -145,11 +147,12 @@ func (d *runner) detail(spec fault.Spec, detail string) string {
 
 // resolve replaces the placeholders a scenario may use in fault parameters with
 // what they name in this run: {newest-backup} and {oldest-backup} become the path
-// of that base backup on the backup volume.
+// of that base backup on the backup volume, {run-dir} the run directory.
 func (d *runner) resolve(spec fault.Spec) (fault.Spec, error) {
 	out := spec
 	out.Params = map[string]string{}
 	for k, v := range spec.Params {
+		v = strings.ReplaceAll(v, RunDirPlaceholder, d.dir.Path)
 		for _, ph := range []string{"{newest-backup}", "{oldest-backup}"} {
 			if !strings.Contains(v, ph) {
 				continue

@@ -37,6 +37,7 @@
 //	empty-backup         volume (backup)           path (**: the newest backup_manifest's directory)
 //	archive-gap          volume (backup)           path (**), segments (2)
 //	device-reset         devices (all)             server (syncd), count (0: all), kill (false), timeout (30s)
+//	procedure            postgres                  dir, script | fault with fault.<param>..., timeout (10m)
 //
 // A component is postgres, syncd or proxy, or a container of the run by name or
 // id; a link is phones-syncd or syncd-postgres (the fault proxy's, see package

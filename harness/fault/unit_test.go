@@ -18,7 +18,7 @@ func TestEveryRegisteredFaultHasAKebabNameAndBuilds(t *testing.T) {
 		"archive-gap", "bandwidth", "botched-schema-migration", "connection-reset", "corrupt-backup-file",
 		"corrupt-file", "corrupt-wal-segment", "delete-backup-file", "delete-wal-segment", "device-reset",
 		"disk-full", "empty-backup", "graceful-restart", "kill-9", "latency", "link-down", "lose-domain",
-		"partition", "pause", "storage-migration", "timeout",
+		"partition", "pause", "procedure", "storage-migration", "timeout",
 	}
 	if got := Names(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Names() = %v\nwant %v", got, want)
@@ -27,8 +27,9 @@ func TestEveryRegisteredFaultHasAKebabNameAndBuilds(t *testing.T) {
 	targets := map[string]string{"latency": "phones-syncd", "bandwidth": "syncd-postgres", "connection-reset": "phones-syncd",
 		"timeout": "syncd-postgres", "link-down": "phones-syncd", "kill-9": "postgres", "graceful-restart": "syncd",
 		"pause": "postgres", "partition": "syncd"}
+	params := map[string]map[string]string{"procedure": {"fault": "storage-migration", "dir": "/tmp/procedure"}}
 	for _, name := range Names() {
-		f, err := New(Spec{Name: name, Target: targets[name]})
+		f, err := New(Spec{Name: name, Target: targets[name], Params: params[name]})
 		if err != nil {
 			t.Errorf("New(%s): %v", name, err)
 			continue
@@ -58,6 +59,10 @@ func TestBadSpecsGetClearErrors(t *testing.T) {
 		{Spec{Name: "corrupt-file", Params: map[string]string{"op": "shred"}}, "want one of flip, truncate, delete"},
 		{Spec{Name: "corrupt-file", Params: map[string]string{"path": "pg/[base"}}, "syntax error in pattern"},
 		{Spec{Name: "storage-migration", Params: map[string]string{"botch": "torn-copy,oops"}}, `botch="oops"`},
+		{Spec{Name: "procedure", Params: map[string]string{"dir": "/tmp/p"}}, "exactly one of script"},
+		{Spec{Name: "procedure", Params: map[string]string{"dir": "/tmp/p", "script": "migrate.sh"}}, "want an absolute path"},
+		{Spec{Name: "procedure", Params: map[string]string{"script": "/bin/true"}}, "parameter dir"},
+		{Spec{Name: "procedure", Params: map[string]string{"dir": "/tmp/p", "fault": "storage-migration", "fault.botch": "oops"}}, `botch="oops"`},
 		{Spec{Name: "storage-migration", Params: map[string]string{"botch": "torn-copy", "command": "cp -a $SOURCE/. $TARGET/"}}, "botch it yourself"},
 		{Spec{Name: "botched-schema-migration", Params: map[string]string{"botch": "eat-everything"}}, "want one of drop-contact-photos"},
 		{Spec{Name: "pause", Target: "syncd", Params: map[string]string{"for": "1s"}}, "unknown parameter for"},

@@ -1,0 +1,2 @@
+# no #! line: the kernel cannot run this file, so the procedure cannot start
+echo never
