@@ -23,15 +23,20 @@ UNIT_PKGS = $$($(GO) list ./... | grep -v '/scenarios$$')
 
 all: test
 
-# deps installs what the image builds need from Debian's packages when missing.
+# deps installs what the image builds (mmdebstrap) and the live page's browser
+# test (chromium) need from Debian's packages when missing: as root it installs
+# them, otherwise it says what to install.
+DEB_TOOLS = mmdebstrap chromium
 deps:
-	@command -v mmdebstrap >/dev/null || { \
+	@missing=""; for t in $(DEB_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "make: installing mmdebstrap (builds the PostgreSQL image's rootfs)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null; \
+	    echo "make: installing$$missing from Debian's packages"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else \
-	    echo "make: mmdebstrap is missing: run 'sudo apt-get install mmdebstrap' (it builds the PostgreSQL image)"; exit 1; \
-	  fi; }
+	    echo "make: missing$$missing: run 'sudo apt-get install$$missing' (mmdebstrap builds the images, chromium drives the live page's test)"; exit 1; \
+	  fi; \
+	fi
 
 # docker fails early, and plainly, when no Docker Engine answers.
 docker:
