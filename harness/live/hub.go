@@ -46,6 +46,7 @@ type Hub struct {
 	dir     *report.RunDir // set when the run ended and its report was written
 
 	base     *drill.Progress // the load sample the next throughput point counts from
+	last     *drill.Progress // the newest load sample, not yet in a point when it came less than minBin after base
 	finished chan struct{}
 }
 
@@ -179,6 +180,7 @@ func (h *Hub) StageDone(n int, said string, took time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := h.atLocked(time.Time{})
+	h.flushLoadLocked() // a stage that loaded is over: its last writes are in
 	for i := range h.st.Stages {
 		if h.st.Stages[i].N == n {
 			h.st.Stages[i].Said, h.st.Stages[i].Took, h.st.Stages[i].Done = said, took.Seconds(), true
@@ -282,12 +284,30 @@ func (h *Hub) pointLocked(p drill.Progress, at float64) {
 	}
 	dt := p.At.Sub(b.At)
 	if dt < minBin {
+		h.last = &p
 		return
 	}
+	h.pointFromLocked(b, &p)
+}
+
+// flushLoadLocked turns the load's last samples into a point however short
+// their interval (the load ended: nothing will come after them), so that the
+// writes of a load's last second are on the timeline too.
+func (h *Hub) flushLoadLocked() {
+	if h.base != nil && h.last != nil && h.last.At.After(h.base.At) {
+		h.pointFromLocked(h.base, h.last)
+	}
+	h.base, h.last = nil, nil
+}
+
+// pointFromLocked adds the point of the writes between samples b and p.
+func (h *Hub) pointFromLocked(b, p *drill.Progress) {
+	dt := p.At.Sub(b.At)
+	h.last = nil
 	from := b.At.Sub(h.started).Seconds()
 	s := dt.Seconds()
 	pt := Point{T: from + s/2, W: s, Acked: float64(p.Acked-b.Acked) / s, Failed: float64(p.Failed-b.Failed) / s, Ambiguous: float64(p.Ambiguous-b.Ambiguous) / s}
-	h.base = &p
+	h.base = p
 	h.st.Points = append(h.st.Points, pt)
 	if len(h.st.Points) > maxPoints {
 		h.st.Points = mergePoints(h.st.Points)
@@ -305,6 +325,7 @@ func (h *Hub) Finished(r *report.Report, dir *report.RunDir) {
 		return
 	}
 	h.atLocked(time.Time{})
+	h.flushLoadLocked()
 	f := &Final{}
 	if r != nil {
 		f.Verdict, f.Headline = string(r.Verdict), r.Headline()

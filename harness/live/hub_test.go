@@ -251,3 +251,37 @@ func TestLongLoadsKeepBoundedState(t *testing.T) {
 		t.Fatalf("%d lines kept, want %d", len(st.Lines), maxLines)
 	}
 }
+
+// TestTheLoadsLastWritesReachTheTimeline checks that writes acknowledged in
+// the last second of a load, after the last whole-second point, become a
+// point when the load's stage ends: a tiny load that ends 0.3 s after its last
+// point must not look idle on the page.
+func TestTheLoadsLastWritesReachTheTimeline(t *testing.T) {
+	h, c := testHub(false)
+	h.Stage(1, 2, "Phones sync their users' data", "")
+	sample := func(acked int64) {
+		h.Progress(drill.Progress{At: c.now(), Phase: "load", Unit: "writes", Done: acked, Total: 250, Acked: acked})
+	}
+	sample(0)
+	c.add(1200 * time.Millisecond)
+	sample(100) // a point: 100 writes over 1.2 s
+	c.add(300 * time.Millisecond)
+	sample(250) // 0.3 s later: too short for a point of its own, yet
+	if got := len(h.Snapshot().Points); got != 1 {
+		t.Fatalf("%d points before the load ended, want 1", got)
+	}
+	h.StageDone(1, "250 writes acknowledged", 1500*time.Millisecond)
+	pts := h.Snapshot().Points
+	if len(pts) != 2 {
+		t.Fatalf("points %+v after the load ended, want 2", pts)
+	}
+	last := pts[1]
+	if math.Abs(last.Acked-500) > 1e-6 || math.Abs(last.W-0.3) > 1e-6 || math.Abs(last.T-1.35) > 1e-6 {
+		t.Errorf("the last point is %+v, want 150 writes over the last 0.3 s (500/s, centred at 1.35 s)", last)
+	}
+	// Nothing is counted twice when the run finishes.
+	h.Finished(nil, nil)
+	if got := len(h.Snapshot().Points); got != 2 {
+		t.Errorf("%d points after Finished, want still 2", got)
+	}
+}
