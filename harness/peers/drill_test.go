@@ -453,6 +453,12 @@ func (d *drill) plantAndCheck(res verify.Result, base map[problem]verify.ItemDet
 		}
 	}
 	for p := range base {
+		if p.user == uBook && strings.HasPrefix(p.key, "contact/") {
+			// The dropped address book took this contact with it: what the
+			// baseline called changed (a server defect) is lost now, and
+			// wanted above as lost.
+			continue
+		}
 		if _, ok := got[p]; !ok {
 			d.t.Errorf("after planting, the baseline's %s is no longer reported", p)
 		}
