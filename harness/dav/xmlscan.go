@@ -125,6 +125,12 @@ func (s *scanner) next() error {
 			if end < 0 {
 				return s.errorf("unexpected EOF")
 			}
+			// A processing instruction is rare (the XML declaration, at the
+			// start): encoding/xml judges it, so that its rules (a target
+			// name, version 1.0, UTF-8) hold here exactly.
+			if _, err := xml.NewDecoder(bytes.NewReader(rest[:end+2])).RawToken(); err != nil {
+				return s.errorf("processing instruction: %v", err)
+			}
 			s.pos += end + 2
 		case bytes.HasPrefix(rest, []byte("<!--")):
 			end := bytes.Index(rest[4:], []byte("-->"))
