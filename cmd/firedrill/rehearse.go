@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/harness/rehearse"
+	"github.com/firedrill/firedrill/harness/workload/profile"
 )
 
 func init() {
@@ -22,7 +23,7 @@ func runRehearse(ctx context.Context, e *env, args []string) int {
 	proc := fs.String("procedure", "", "the procedure to rehearse: the path of an executable script (run on this host with the stack in environment variables, see docs/rehearse.md) or "+strings.Join(rehearse.BuiltinNames(), " or "))
 	touches := fs.String("touches", "", "what the procedure acts on, comma-separated: data (the database's volume and its failure domain), backup, or a failure domain such as san-a (default: data; for a built-in migration also san-c, where it moves the database)")
 	strategy := fs.String("backup", "continuous", "backup strategy to prove before the procedure: continuous, continuous-async, base-only or dump-same-volume")
-	prof := fs.String("profile", "tiny", "data profile (tiny, small, large)")
+	prof := fs.String("profile", "tiny", "data profile: "+strings.Join(profile.Names(), ", ")+", or a path to a .json file")
 	users := fs.Int("users", 0, "number of users (at least 2; default: the profile's)")
 	seedFlag := fs.String("seed", "", "seed of the workload and data (default: FIREDRILL_SEED, else random)")
 	out := fs.String("out", "reports", "directory that holds run directories; <dir>/latest points at the newest")

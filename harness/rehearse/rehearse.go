@@ -141,6 +141,10 @@ func Scenario(cfg Config) (drill.Scenario, error) {
 		Profile: cfg.Profile,
 		Backup:  cfg.Backup,
 		Steps: []drill.Step{
+			// A profile with users at rest (medium, sidekick) has them
+			// imported first; with every user active this says so and does
+			// nothing.
+			{Do: drill.Populate},
 			{Do: drill.Load, Users: drill.Share{From: 0, To: 0.5}, Say: "The first half of the users' phones sync their data: what the procedure will find in the database."},
 			{Do: drill.BaseBackup, Say: fmt.Sprintf("Before the procedure, the %s strategy takes a backup: the way back if the procedure goes wrong.", cfg.Backup)},
 			{Do: drill.ProveBackup, Touches: touches},
