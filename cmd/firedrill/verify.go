@@ -104,9 +104,23 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	if len(observed) == 0 {
 		return fail(exitUsage, "no user of %s is in the ledger %s: wrong users file or wrong ledger?", f.users, f.ledger)
 	}
+	if code, err := checkUsers(ctx, e, f, checker, observed, drill.KeepBodiesToExplain); err != nil {
+		return fail(code, "%v", err)
+	}
+	res := checker.Result()
+	printVerdicts(e.stdout, res, f.show, false)
+	return conclude(res, f, fail)
+}
+
+// checkUsers reads the observed users from the server, in order, through
+// checker, and writes to --observation-out (when set) what keep makes of each
+// observation: the part of verify that does not care where the expected state
+// comes from. On error it returns the exit status to give.
+func checkUsers(ctx context.Context, e *env, f verifyFlags, checker *verify.Checker, observed []accounts.Account,
+	keep func(model.UserObservation, verify.UserResult) model.UserObservation) (int, error) {
 	hc := dav.NewHTTPClient(f.concurrency * 2)
 	if err := dav.Reachable(ctx, hc, f.server); err != nil {
-		return fail(exitUsage, "%v", err)
+		return exitUsage, err
 	}
 	opts := observe.Options{
 		Server: f.server, HTTPClient: hc, Concurrency: f.concurrency, BatchSize: f.batch,
@@ -117,30 +131,28 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	if f.obsOut != "" {
 		out, err := os.Create(f.obsOut)
 		if err != nil {
-			return fail(exitUsage, "save observation: %v", err)
+			return exitUsage, fmt.Errorf("save observation: %w", err)
 		}
 		defer out.Close()
 		save = model.NewObservationWriter(out)
 	}
 	var saveErr error
-	err = observeInOrder(ctx, opts, observed, 4*f.concurrency, func(uo model.UserObservation) {
+	err := observeInOrder(ctx, opts, observed, 4*f.concurrency, func(uo model.UserObservation) {
 		ur := checker.User(uo)
 		if save != nil && saveErr == nil {
-			saveErr = save.Write(drill.KeepBodiesToExplain(uo, ur))
+			saveErr = save.Write(keep(uo, ur))
 		}
 	})
 	if err != nil {
-		return fail(exitFail, "%v", err)
+		return exitFail, err
 	}
 	if save != nil && saveErr == nil {
 		saveErr = save.Close()
 	}
 	if saveErr != nil {
-		return fail(exitFail, "%v", saveErr)
+		return exitFail, saveErr
 	}
-	res := checker.Result()
-	printVerdicts(e.stdout, res, f.show, false)
-	return conclude(res, f, fail)
+	return exitOK, nil
 }
 
 // conclude writes the result's JSON when asked and returns the exit status

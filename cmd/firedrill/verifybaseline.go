@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/dav"
 	"github.com/firedrill/firedrill/harness/model"
-	"github.com/firedrill/firedrill/harness/observe"
 	"github.com/firedrill/firedrill/harness/snapshot"
 	"github.com/firedrill/firedrill/harness/verify"
 )
@@ -47,39 +45,10 @@ func runVerifyBaseline(ctx context.Context, e *env, f verifyFlags, fail func(int
 			len(extra), f.users, firstNames(extra))
 	}
 	checker := verify.NewChecker(verify.Input{Baseline: snap, Mode: verify.Latest, Planned: kinds})
-	hc := dav.NewHTTPClient(f.concurrency * 2)
-	if err := dav.Reachable(ctx, hc, f.server); err != nil {
-		return fail(exitUsage, "%v", err)
-	}
-	opts := observe.Options{
-		Server: f.server, HTTPClient: hc, Concurrency: f.concurrency, BatchSize: f.batch,
-		PhotosURL: f.photosURL, AppsURL: f.appsURL, KindHint: checker.KindOf, KeepBodies: true,
-		Progress: e.stderr, ProgressTTY: e.stderrTTY,
-	}
-	var save *model.ObservationWriter
-	if f.obsOut != "" {
-		out, err := os.Create(f.obsOut)
-		if err != nil {
-			return fail(exitUsage, "save observation: %v", err)
-		}
-		defer out.Close()
-		save = model.NewObservationWriter(out)
-	}
-	var saveErr error
-	err = observeInOrder(ctx, opts, observed, 4*f.concurrency, func(uo model.UserObservation) {
-		checker.User(uo)
-		if save != nil && saveErr == nil {
-			saveErr = save.Write(uo)
-		}
-	})
-	if err != nil {
-		return fail(exitFail, "%v", err)
-	}
-	if save != nil && saveErr == nil {
-		saveErr = save.Close()
-	}
-	if saveErr != nil {
-		return fail(exitFail, "%v", saveErr)
+	// The observation is saved as it was read.
+	whole := func(uo model.UserObservation, _ verify.UserResult) model.UserObservation { return uo }
+	if code, err := checkUsers(ctx, e, f, checker, observed, whole); err != nil {
+		return fail(code, "%v", err)
 	}
 	if err := snap.Err(); err != nil {
 		return fail(exitUsage, "%v: no verdict; verify again with a snapshot file nothing writes to", err)

@@ -110,21 +110,26 @@ const progressEvery = 500 * time.Millisecond
 // function is called, how many writes the phones completed and how, with an
 // ETA from the acknowledged rate so far.
 func (d *runner) reportLoadProgress(planned int64) (stop func()) {
-	w := d.opts.Watch
-	if w == nil {
-		return func() {}
-	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
 	start := time.Now()
-	sample := func() {
+	return d.sampleEvery(func(w Watcher) {
 		ok, failed, amb := d.phones.ledger.Outcomes()
 		p := Progress{At: time.Now(), Phase: "load", Done: ok, Total: planned, Unit: "writes", Acked: ok, Failed: failed, Ambiguous: amb}
 		if el := time.Since(start); ok > 0 && planned > ok {
 			p.ETA = time.Duration(float64(el) * float64(planned-ok) / float64(ok))
 		}
 		w.Progress(p)
+	})
+}
+
+// sampleEvery calls sample with the watcher every progressEvery, and once
+// more when the returned function is called; with no watcher it does nothing.
+func (d *runner) sampleEvery(sample func(Watcher)) (stop func()) {
+	w := d.opts.Watch
+	if w == nil {
+		return func() {}
 	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
 		t := time.NewTicker(progressEvery)
@@ -132,10 +137,10 @@ func (d *runner) reportLoadProgress(planned int64) (stop func()) {
 		for {
 			select {
 			case <-done:
-				sample()
+				sample(w)
 				return
 			case <-t.C:
-				sample()
+				sample(w)
 			}
 		}
 	}()

@@ -80,12 +80,12 @@ func (d *runner) populate(ctx context.Context) (string, error) {
 	g := gen.New(d.opts.Seed, d.prof)
 	perBatch := max(1, int(batchItems/max(d.prof.MeanItems(), 1)))
 	total := len(d.phones.resting)
-	var items, bytes, usersDone atomic.Int64
+	var items, bytes atomic.Int64
 	meter := progress.Start(d.opts.Progress, d.opts.ProgressTTY, "populate", total, func(el time.Duration) string {
 		n := items.Load()
 		return fmt.Sprintf("items %d  %.0f items/s  %.1f MiB", n, float64(n)/max(el.Seconds(), 1e-9), float64(bytes.Load())/(1<<20))
 	})
-	stopWatch := d.reportPopulateProgress(&usersDone, int64(total))
+	stopWatch := d.reportPopulateProgress(meter, int64(total))
 	start := time.Now()
 
 	batches := make(chan restingBatch, importsInFlight)
@@ -113,7 +113,6 @@ func (d *runner) populate(ctx context.Context) (string, error) {
 				}
 				items.Add(int64(len(b.items)))
 				bytes.Add(b.bytes)
-				usersDone.Add(int64(len(b.users)))
 				for range b.users {
 					meter.Done()
 				}
@@ -203,34 +202,14 @@ func (d *runner) importBatch(ctx context.Context, hc *http.Client, url, token st
 
 // reportPopulateProgress tells the watcher how many users at rest are
 // imported, every progressEvery until the returned function is called.
-func (d *runner) reportPopulateProgress(done *atomic.Int64, total int64) (stop func()) {
-	w := d.opts.Watch
-	if w == nil {
-		return func() {}
-	}
-	quit, finished := make(chan struct{}), make(chan struct{})
+func (d *runner) reportPopulateProgress(meter *progress.Meter, total int64) (stop func()) {
 	start := time.Now()
-	sample := func() {
-		n := done.Load()
+	return d.sampleEvery(func(w Watcher) {
+		n, _ := meter.Counts()
 		p := Progress{At: time.Now(), Phase: "populate", Done: n, Total: total, Unit: "users"}
 		if el := time.Since(start); n > 0 && n < total {
 			p.ETA = time.Duration(float64(el) * float64(total-n) / float64(n))
 		}
 		w.Progress(p)
-	}
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(progressEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-quit:
-				sample()
-				return
-			case <-t.C:
-				sample()
-			}
-		}
-	}()
-	return func() { close(quit); <-finished }
+	})
 }
