@@ -14,6 +14,7 @@ import (
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/verify"
 	"github.com/firedrill/firedrill/harness/workload/fleetdev"
+	"github.com/firedrill/firedrill/harness/workload/profile"
 )
 
 // step runs one step and returns a line saying what happened.
@@ -243,14 +244,5 @@ func attempts(r *backup.Restored) string {
 	return strings.Join(tried, "; ")
 }
 
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
+// humanBytes formats a size of n bytes for the narration, as profile.Bytes does.
+func humanBytes(n int64) string { return profile.Bytes(float64(n)) }
