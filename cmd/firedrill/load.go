@@ -80,6 +80,21 @@ func runLoad(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "firedrill load: profile %s describes %d users; the users file has %d: loading those %d\n",
 			prof.Name, prof.Users, len(accts), len(accts))
 	}
+	// Who writes what is settled, and bad input refused, before anything is
+	// sent to the server or written to the ledger.
+	phases := []loadPhase{{name: "load", accts: accts}}
+	if f.populate {
+		active, resting := accounts.SplitActive(accts, prof.Active(len(accts)), seed)
+		if len(resting) == 0 {
+			fmt.Fprintf(e.stderr, "firedrill load: --populate: profile %s keeps no user at rest (no active_share below 1): leave --populate out, or use a profile such as medium\n", prof.Name)
+			return exitUsage
+		}
+		fmt.Fprintf(e.stderr, "firedrill load: %d users at rest first (every item of their plans once, through the protocol), then %d active users\n", len(resting), len(active))
+		phases = []loadPhase{{name: "populate", accts: resting, atRest: true}, {name: "load", accts: active}}
+	} else if prof.Resting() {
+		fmt.Fprintf(e.stderr, "firedrill load: profile %s keeps %d of every %d users at rest; without --populate every user in the file is loaded through its whole plan\n",
+			prof.Name, prof.Users-prof.Active(prof.Users), prof.Users)
+	}
 	hc := dav.NewHTTPClient(max(f.concurrency, prof.Concurrency) * prof.Devices.Max)
 	if err := dav.Reachable(ctx, hc, f.server); err != nil {
 		fmt.Fprintf(e.stderr, "firedrill load: %v\n", err)
@@ -96,20 +111,6 @@ func runLoad(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "firedrill load: %v\n", err)
 		return exitUsage
-	}
-	phases := []loadPhase{{name: "load", accts: accts}}
-	if f.populate {
-		active, resting := accounts.SplitActive(accts, prof.Active(len(accts)), seed)
-		if len(resting) == 0 {
-			fmt.Fprintf(e.stderr, "firedrill load: --populate: profile %s keeps no user at rest (no active_share below 1): leave --populate out, or use a profile such as medium\n", prof.Name)
-			lw.Close()
-			return exitUsage
-		}
-		fmt.Fprintf(e.stderr, "firedrill load: %d users at rest first (every item of their plans once, through the protocol), then %d active users\n", len(resting), len(active))
-		phases = []loadPhase{{name: "populate", accts: resting, atRest: true}, {name: "load", accts: active}}
-	} else if prof.Resting() {
-		fmt.Fprintf(e.stderr, "firedrill load: profile %s keeps %d of every %d users at rest; without --populate every user in the file is loaded through its whole plan\n",
-			prof.Name, prof.Users-prof.Active(prof.Users), prof.Users)
 	}
 	status := exitOK
 	var lerr error
