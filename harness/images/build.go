@@ -55,13 +55,11 @@ func Build(ctx context.Context, cli client.APIClient, opts BuildOptions, names .
 		fmt.Fprintf(opts.Log, "images: building %s\n", ref)
 		var buildErr error
 		switch name {
-		case Postgres:
-			buildErr = buildPostgres(ctx, cli, ref, opts.Log)
 		case Syncd:
 			buildErr = buildGoScratch(ctx, cli, ref, "fixtures/images/syncd", "syncd", opts.Log, goBuildSyncd)
 		case Toxiproxy:
 			buildErr = buildGoScratch(ctx, cli, ref, "fixtures/images/toxiproxy", "toxiproxy-server", opts.Log, goInstallToxiproxy)
-		case Radicale, Xandikos, Davical:
+		case Postgres, Radicale, Xandikos, Davical:
 			buildErr = buildDebian(ctx, cli, ref, debianImages[name], opts.Log)
 		}
 		if buildErr != nil {
@@ -74,71 +72,6 @@ func Build(ctx context.Context, cli client.APIClient, opts BuildOptions, names .
 		fmt.Fprintf(opts.Log, "images: built %s (also %s) in %s\n", ref, alias, time.Since(start).Round(100*time.Millisecond))
 	}
 	return nil
-}
-
-// buildPostgres makes a Debian bookworm rootfs with mmdebstrap and imports it.
-func buildPostgres(ctx context.Context, cli client.APIClient, ref string, log io.Writer) error {
-	if _, err := exec.LookPath("mmdebstrap"); err != nil {
-		return errors.New("mmdebstrap not found: install it (`apt-get install mmdebstrap`; `make images` does this when run as root)")
-	}
-	dir, err := os.MkdirTemp("", "firedrill-postgres-")
-	if err != nil {
-		return fmt.Errorf("create build dir: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	pkgs, err := readPackages("fixtures/images/postgres/packages.txt")
-	if err != nil {
-		return err
-	}
-	entrypoint := filepath.Join(dir, "firedrill-entrypoint")
-	if err := extract("fixtures/images/postgres/entrypoint.sh", entrypoint, 0o755); err != nil {
-		return err
-	}
-	rootfs := filepath.Join(dir, "rootfs.tar")
-	args := []string{
-		"--variant=minbase",
-		"--include=" + strings.Join(pkgs, ","),
-		// Documentation, manuals and translations are dead weight in a test image.
-		"--dpkgopt=path-exclude=/usr/share/doc/*",
-		"--dpkgopt=path-exclude=/usr/share/man/*",
-		"--dpkgopt=path-exclude=/usr/share/locale/*",
-		"--dpkgopt=path-exclude=/usr/share/info/*",
-		// The package creates a default cluster; the entrypoint makes its own on a volume.
-		"--essential-hook=mkdir -p \"$1/etc/postgresql-common/createcluster.d\" && echo create_main_cluster=false > \"$1/etc/postgresql-common/createcluster.d/firedrill.conf\"",
-		"--customize-hook=upload " + entrypoint + " /usr/local/bin/firedrill-entrypoint",
-		"--customize-hook=chmod 755 \"$1/usr/local/bin/firedrill-entrypoint\"",
-		"--customize-hook=rm -rf \"$1/var/cache/apt\"/*.bin \"$1/var/lib/apt/lists\"/*_Packages",
-		"bookworm", rootfs,
-	}
-	fmt.Fprintf(log, "images: mmdebstrap bookworm with %s (about 30 s)\n", strings.Join(pkgs, ", "))
-	cmd := exec.CommandContext(ctx, "mmdebstrap", args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("run mmdebstrap: %w\n%s", err, tail(out.String(), 20))
-	}
-	f, err := os.Open(rootfs)
-	if err != nil {
-		return fmt.Errorf("open rootfs: %w", err)
-	}
-	defer f.Close()
-	changes := []string{
-		`ENTRYPOINT ["/usr/local/bin/firedrill-entrypoint"]`,
-		`CMD ["postgres"]`,
-		`ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
-		`ENV PGDATA=/var/lib/postgresql/data/pg`,
-		`ENV LANG=C.UTF-8`,
-		`EXPOSE 5432`,
-		// docker import takes no STOPSIGNAL; the stack sets SIGINT (fast shutdown) per container.
-		`LABEL io.firedrill.recipe=` + ref,
-	}
-	fmt.Fprintf(log, "images: importing rootfs\n")
-	res, err := cli.ImageImport(ctx, client.ImageImportSource{Source: f, SourceName: "-"}, ref, client.ImageImportOptions{Changes: changes})
-	if err != nil {
-		return fmt.Errorf("import rootfs: %w", err)
-	}
-	defer res.Close()
-	return drainJSONStream(res, io.Discard)
 }
 
 // goBuild produces the named static binary in dir.

@@ -18,7 +18,8 @@ import (
 )
 
 // debianImage describes an image made from a Debian bookworm rootfs, the way
-// the third-party servers' images are made. Its recipe directory holds:
+// PostgreSQL's and the third-party servers' images are made. Its recipe
+// directory holds:
 //
 //	packages.txt   Debian packages to install, one per line (# comments)
 //	entrypoint.sh  installed as /usr/local/bin/firedrill-entrypoint
@@ -31,10 +32,24 @@ type debianImage struct {
 	// changes are the Dockerfile instructions docker import applies (besides
 	// the entrypoint and the recipe label): ENV, EXPOSE, CMD.
 	changes []string
+	// hooks are further mmdebstrap hooks, run before the entrypoint is
+	// uploaded (e.g. an --essential-hook that shapes how packages install).
+	hooks []string
 }
 
 // debianImages are the images built by buildDebian, by recipe name.
 var debianImages = map[string]debianImage{
+	Postgres: {dir: "fixtures/images/postgres", changes: []string{
+		`CMD ["postgres"]`,
+		`ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+		`ENV PGDATA=/var/lib/postgresql/data/pg`,
+		`ENV LANG=C.UTF-8`,
+		`EXPOSE 5432`,
+		// docker import takes no STOPSIGNAL; the stack sets SIGINT (fast shutdown) per container.
+	}, hooks: []string{
+		// The package creates a default cluster; the entrypoint makes its own on a volume.
+		"--essential-hook=mkdir -p \"$1/etc/postgresql-common/createcluster.d\" && echo create_main_cluster=false > \"$1/etc/postgresql-common/createcluster.d/firedrill.conf\"",
+	}},
 	Radicale: {dir: "fixtures/images/radicale", changes: []string{
 		`CMD ["radicale"]`,
 		`ENV LANG=C.UTF-8`,
@@ -71,10 +86,9 @@ func buildDebian(ctx context.Context, cli client.APIClient, ref string, img debi
 	if err := extract(img.dir+"/entrypoint.sh", entrypoint, 0o755); err != nil {
 		return err
 	}
-	hooks := []string{
-		"--customize-hook=upload " + entrypoint + " /usr/local/bin/firedrill-entrypoint",
-		"--customize-hook=chmod 755 \"$1/usr/local/bin/firedrill-entrypoint\"",
-	}
+	hooks := append(append([]string{}, img.hooks...),
+		"--customize-hook=upload "+entrypoint+" /usr/local/bin/firedrill-entrypoint",
+		"--customize-hook=chmod 755 \"$1/usr/local/bin/firedrill-entrypoint\"")
 	tree := filepath.Join(dir, "rootfs")
 	if n, err := extractTree(img.dir+"/rootfs", tree); err != nil {
 		return err
@@ -95,6 +109,7 @@ func buildDebian(ctx context.Context, cli client.APIClient, ref string, img debi
 	args := []string{
 		"--variant=minbase",
 		"--include=" + strings.Join(pkgs, ","),
+		// Documentation, manuals and translations are dead weight in a test image.
 		"--dpkgopt=path-exclude=/usr/share/doc/*",
 		"--dpkgopt=path-exclude=/usr/share/man/*",
 		"--dpkgopt=path-exclude=/usr/share/locale/*",
