@@ -156,3 +156,25 @@ func Require(ctx context.Context, cli client.APIClient, names ...string) error {
 	}
 	return nil
 }
+
+func image(ref, tag string) string {
+	repo, _, _ := strings.Cut(ref, ":")
+	return repo + ":" + tag
+}
+
+// Named returns the name of firedrill's image that ref means: its repository
+// alone, with its human tag (e.g. firedrill/davical:1.1.12) or with the tag
+// of its recipe's hash; false for any other image.
+func Named(ref string) (string, bool) {
+	repo, tag, _ := strings.Cut(ref, ":")
+	for _, name := range All {
+		r := recipes[name]
+		if repo != r.repo {
+			continue
+		}
+		if ref, err := Ref(name); tag == "" || tag == r.alias || (err == nil && ref == image(ref, tag)) {
+			return name, true
+		}
+	}
+	return "", false
+}
