@@ -43,7 +43,7 @@ func BenchmarkLoadThroughput(b *testing.B) {
 		accts := namedAccounts(fmt.Sprintf("bench%d-", i), benchUsers, seed)
 		ctx := context.Background()
 		hc := dav.NewHTTPClient(prof.Concurrency * prof.Devices.Max)
-		if err := accounts.Provision(ctx, hc, server, st.Syncd.AdminToken, accts, 8); err != nil {
+		if err := accounts.Provision(ctx, hc, server, st.Server.AdminToken, accts, 8); err != nil {
 			b.Fatal(err)
 		}
 		lw, err := ledger.Create(filepath.Join(b.TempDir(), "run.ledger"), time.Now(), ledger.Meta{Seed: seed, Profile: prof.Name, Server: server})

@@ -81,7 +81,7 @@ func vcalendar(comp, uid, summary string) []byte {
 // damage is counted, not failed.
 func TestSnapshotVerifyBaseline(t *testing.T) {
 	st, server := startReference(t)
-	token := st.Syncd.AdminToken
+	token := st.Server.AdminToken
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	dir := t.TempDir()

@@ -34,7 +34,7 @@ var (
 func referenceStack(t testing.TB) (url, token string) {
 	t.Helper()
 	st, url := startReference(t)
-	return url, st.Syncd.AdminToken
+	return url, st.Server.AdminToken
 }
 
 func startReference(t testing.TB) (*stack.Stack, string) {

@@ -82,7 +82,7 @@ func TestVerifyNeverPassesSilently(t *testing.T) {
 // observation holds every user.
 func TestVerifyAddressBookGone(t *testing.T) {
 	st, server := startReference(t)
-	token := st.Syncd.AdminToken
+	token := st.Server.AdminToken
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	dir := t.TempDir()

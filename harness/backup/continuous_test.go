@@ -113,7 +113,7 @@ func TestContinuous(t *testing.T) {
 	})
 
 	t.Run("to a restore point", func(t *testing.T) {
-		r, err := backup.Restore(ctx, run, cat, backup.AtRestorePoint("before-batch-3"), backup.WithoutSyncd())
+		r, err := backup.Restore(ctx, run, cat, backup.AtRestorePoint("before-batch-3"), backup.WithoutServer())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +125,7 @@ func TestContinuous(t *testing.T) {
 	})
 
 	t.Run("to a time", func(t *testing.T) {
-		r, err := backup.Restore(ctx, run, cat, backup.AtTime(cut), backup.WithoutSyncd())
+		r, err := backup.Restore(ctx, run, cat, backup.AtTime(cut), backup.WithoutServer())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +135,7 @@ func TestContinuous(t *testing.T) {
 
 	t.Run("a corrupted newest base backup is refused and an older one replayed", func(t *testing.T) {
 		file := corruptBackup(ctx, t, run, cat.Volume, b2.Path)
-		r, err := backup.Restore(ctx, run, cat, backup.Latest(), backup.WithoutSyncd())
+		r, err := backup.Restore(ctx, run, cat, backup.Latest(), backup.WithoutServer())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +159,7 @@ func TestContinuous(t *testing.T) {
 		ctr := helperContainer(ctx, t, run, cat.Volume.Mount("/backup", false))
 		defer ctr.Terminate(context.WithoutCancel(ctx))
 		shell(ctx, t, ctr, `mv "/backup/wal/$1" "/backup/wal/$1.lost"`, missing)
-		_, err := backup.Restore(ctx, run, cat, backup.Latest(), backup.WithoutSyncd())
+		_, err := backup.Restore(ctx, run, cat, backup.Latest(), backup.WithoutServer())
 		var none *backup.NoUsableBackupError
 		if !errors.Is(err, backup.ErrNoUsableBackup) || !errors.As(err, &none) {
 			t.Fatalf("restore across a gap: %v, want ErrNoUsableBackup", err)
@@ -188,7 +188,7 @@ func checkRTO(t *testing.T, r *backup.Restored, tl *timeline.Timeline) {
 	end("rows checked")
 	rto := r.RTO()
 	want := []string{backup.PhaseProvision, backup.PhaseVerifyBackup, backup.PhaseCopy, backup.PhaseWALReplay}
-	if r.Stack.Syncd != nil {
+	if r.Stack.Server != nil {
 		want = append(want, backup.PhaseServiceHealthy)
 	}
 	want = append(want, backup.PhaseVerified)

@@ -74,7 +74,7 @@ func TestSameVolumeDumpDiesWithItsDatabase(t *testing.T) {
 	loseStorage(ctx, t, run, domainVolumes(ctx, t, run, stack.DomainSANA, pg.Network)...)
 
 	t.Run("dump-same-volume has nothing to restore from after losing san-a", func(t *testing.T) {
-		r, err := backup.Restore(ctx, run, dumpCat, backup.Latest(), backup.WithoutSyncd())
+		r, err := backup.Restore(ctx, run, dumpCat, backup.Latest(), backup.WithoutServer())
 		var nothing *backup.NothingToRestoreError
 		if !errors.Is(err, backup.ErrNothingToRestore) || !errors.As(err, &nothing) {
 			t.Fatalf("restore after losing san-a: %v, want ErrNothingToRestore", err)
@@ -89,7 +89,7 @@ func TestSameVolumeDumpDiesWithItsDatabase(t *testing.T) {
 	})
 
 	t.Run("base-only restores its newest backup and loses what came after", func(t *testing.T) {
-		r, err := backup.Restore(ctx, run, base.Catalog(), backup.Latest(), backup.WithoutSyncd())
+		r, err := backup.Restore(ctx, run, base.Catalog(), backup.Latest(), backup.WithoutServer())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +101,7 @@ func TestSameVolumeDumpDiesWithItsDatabase(t *testing.T) {
 	})
 
 	t.Run("base-only has nothing before its first backup", func(t *testing.T) {
-		_, err := backup.Restore(ctx, run, base.Catalog(), backup.AtTime(b1.Start.Add(-time.Second)), backup.WithoutSyncd())
+		_, err := backup.Restore(ctx, run, base.Catalog(), backup.AtTime(b1.Start.Add(-time.Second)), backup.WithoutServer())
 		if !errors.Is(err, backup.ErrNothingToRestore) {
 			t.Fatalf("restore to before the first backup: %v, want ErrNothingToRestore", err)
 		}

@@ -226,7 +226,7 @@ func restoreOptions(ctx context.Context, t testing.TB, run *stack.Run, tl *timel
 	}
 	if len(missing) > 0 {
 		t.Logf("syncd image %s is not built: restoring the database only", missing[0])
-		opts = append(opts, backup.WithoutSyncd())
+		opts = append(opts, backup.WithoutServer())
 	}
 	return opts
 }
@@ -236,8 +236,8 @@ func dropStack(ctx context.Context, st *stack.Stack) {
 	if st == nil {
 		return
 	}
-	if st.Syncd != nil {
-		st.Syncd.Container.Terminate(ctx)
+	if st.Server != nil {
+		st.Server.Container.Terminate(ctx)
 	}
 	if st.Postgres != nil {
 		st.Postgres.Container.Terminate(ctx)

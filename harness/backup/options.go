@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/harness/stack"
+	"github.com/firedrill/firedrill/harness/stackdef"
 	"github.com/firedrill/firedrill/harness/timeline"
 )
 
@@ -29,8 +30,9 @@ type options struct {
 	timeline      *timeline.Timeline
 	verifyEach    bool
 	name          string
-	syncd         bool
-	syncdOpts     []stack.SyncdOption
+	server        bool
+	serverOpts    []stack.ServerOption
+	def           *stackdef.Definition
 	postgresOpts  []stack.PostgresOption
 	replayTimeout time.Duration
 	password      string
@@ -38,7 +40,7 @@ type options struct {
 }
 
 func defaultOptions() options {
-	return options{syncd: true, replayTimeout: 10 * time.Minute, dataDomain: stack.DomainSANA}
+	return options{server: true, replayTimeout: 10 * time.Minute, dataDomain: stack.DomainSANA}
 }
 
 func applyOptions(call string, sc scope, opts []Option) (options, error) {
@@ -73,15 +75,21 @@ func WithRestoreName(name string) Option {
 	return Option{"WithRestoreName", forRestore, func(o *options) { o.name = name }}
 }
 
-// WithSyncd passes options to the restored stack's syncd (Restore).
-func WithSyncd(opts ...stack.SyncdOption) Option {
-	return Option{"WithSyncd", forRestore, func(o *options) { o.syncdOpts = append(o.syncdOpts, opts...) }}
+// WithStack starts the server of this stack definition on the restored
+// database (Restore; default the reference stack's, syncd).
+func WithStack(def *stackdef.Definition) Option {
+	return Option{"WithStack", forRestore, func(o *options) { o.def = def }}
 }
 
-// WithoutSyncd restores the database only, starting no sync server (Restore), for
-// drills at the database level.
-func WithoutSyncd() Option {
-	return Option{"WithoutSyncd", forRestore, func(o *options) { o.syncd = false }}
+// WithServer passes options to the restored stack's sync server (Restore).
+func WithServer(opts ...stack.ServerOption) Option {
+	return Option{"WithServer", forRestore, func(o *options) { o.serverOpts = append(o.serverOpts, opts...) }}
+}
+
+// WithoutServer restores the database only, starting no sync server
+// (Restore), for drills at the database level.
+func WithoutServer() Option {
+	return Option{"WithoutServer", forRestore, func(o *options) { o.server = false }}
 }
 
 // WithPostgres passes options to the restored PostgreSQL (Restore).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"path"
 	"strconv"
 	"time"
@@ -34,7 +35,7 @@ import (
 // partial segment stands in for the newest), the recovery target and
 // recovery_target_action=promote. For dump strategies it starts an empty server,
 // checks the newest dump's checksum and restores it with pg_restore. Then syncd is
-// started on the database (unless WithoutSyncd) and waited on until healthy.
+// started on the database (unless WithoutServer) and waited on until healthy.
 //
 // Each phase is timed (Restored.RTO) and recorded on the timeline given with
 // WithTimeline; the caller adds PhaseVerified with Restored.Begin. When there is
@@ -276,19 +277,25 @@ func waitPromoted(ctx context.Context, pg *stack.Postgres, timeout time.Duration
 	return p, nil
 }
 
-// service starts syncd on the restored database and assembles the stack.
+// service starts the stack definition's server on the restored database
+// and assembles the stack. The definition's database set-up does not run
+// again: what it made (roles, grants) came back with the backup.
 func (rs *restoration) service(ctx context.Context, pg *stack.Postgres) error {
-	st := &stack.Stack{Run: rs.run, Network: rs.network, Postgres: pg}
+	def := rs.opts.def
+	if def == nil {
+		def = stack.Reference()
+	}
+	st := &stack.Stack{Run: rs.run, Network: rs.network, Postgres: pg, Def: def}
 	rs.r.Stack = st
-	if rs.opts.syncd {
+	if rs.opts.server {
 		end := rs.r.Begin(PhaseServiceHealthy)
-		sd, err := stack.RunSyncd(ctx, rs.run, rs.network, pg.InternalDSN(), rs.opts.syncdOpts...)
+		sd, err := stack.RunServer(ctx, rs.run, rs.network, def, pg.Vars(net.JoinHostPort(pg.Alias, "5432")), rs.opts.serverOpts...)
 		if err != nil {
 			end("failed")
 			return fmt.Errorf("restore %s: %w", rs.cat.Strategy.Name, err)
 		}
-		st.Syncd = sd
-		end("syncd healthy")
+		st.Server = sd
+		end(def.Name + " ready")
 	}
 	st.StartupTime = rs.r.RTO().Total
 	return nil

@@ -57,14 +57,14 @@ func TestOptionScopes(t *testing.T) {
 	if _, err := applyOptions("restore", forRestore, []Option{WithVerifyEachBackup()}); err == nil {
 		t.Error("a set-up option was accepted by restore")
 	}
-	if _, err := applyOptions("set up", forSetup, []Option{WithoutSyncd()}); err == nil {
+	if _, err := applyOptions("set up", forSetup, []Option{WithoutServer()}); err == nil {
 		t.Error("a restore option was accepted by set-up")
 	}
 	if _, err := applyOptions("set up", forSetup, []Option{{}}); err == nil {
 		t.Error("an empty option was accepted")
 	}
-	o, err := applyOptions("restore", forRestore, []Option{WithoutSyncd(), WithDataDomain("san-c"), WithReplayTimeout(time.Minute)})
-	if err != nil || o.syncd || o.dataDomain != "san-c" || o.replayTimeout != time.Minute {
+	o, err := applyOptions("restore", forRestore, []Option{WithoutServer(), WithDataDomain("san-c"), WithReplayTimeout(time.Minute)})
+	if err != nil || o.server || o.dataDomain != "san-c" || o.replayTimeout != time.Minute {
 		t.Errorf("options = %+v, %v", o, err)
 	}
 }

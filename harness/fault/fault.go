@@ -91,12 +91,23 @@ type Detailer interface {
 // no fault ever touches it.
 var ErrNotOwned = errors.New("not labelled with this run")
 
-// The components a fault may name as its target.
+// The components a fault may name as its target: the stack's roles. Syncd is
+// the server role's name from the reference stack and means the stack's sync
+// server whatever its definition (DAViCal's Apache, say); Server says so.
 const (
 	Postgres = "postgres"
 	Syncd    = "syncd"
+	Server   = "server"
 	Proxy    = "proxy"
 )
+
+// role returns the role a target names: Server for Syncd, else the target.
+func role(target string) string {
+	if target == Syncd {
+		return Server
+	}
+	return target
+}
 
 // Env is what faults act in: the run (only its labelled objects may be touched),
 // the stack under test, the fault proxy when the stack runs behind one, the

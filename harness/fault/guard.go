@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -30,23 +29,23 @@ func (e *Env) proxy() *stack.Proxy {
 	return nil
 }
 
-// syncd returns the stack's syncd, or nil.
-func (e *Env) syncd() *stack.Syncd { return e.Stack.CurrentSyncd() }
+// server returns the stack's sync server, or nil.
+func (e *Env) server() *stack.Server { return e.Stack.CurrentServer() }
 
 // componentID returns the container id of a named component of the stack, or
 // false when target is not a component name.
 func (e *Env) componentID(target string) (string, bool, error) {
-	switch target {
+	switch role(target) {
 	case Postgres:
 		pg := e.postgres()
 		if pg == nil || pg.Container == nil {
 			return "", true, errors.New("the environment has no stack with a PostgreSQL container")
 		}
 		return pg.Container.GetContainerID(), true, nil
-	case Syncd:
-		sd := e.syncd()
+	case Server:
+		sd := e.server()
 		if sd == nil || sd.Container == nil {
-			return "", true, errors.New("the environment has no stack with a syncd container")
+			return "", true, errors.New("the environment has no stack with a sync server container")
 		}
 		return sd.Container.GetContainerID(), true, nil
 	case Proxy:
@@ -62,7 +61,7 @@ func (e *Env) componentID(target string) (string, bool, error) {
 // returns the container if, and only if, it carries the run's labels.
 func (e *Env) container(ctx context.Context, target string) (container.InspectResponse, error) {
 	if target == "" {
-		return container.InspectResponse{}, errors.New("no target given: name a component (postgres, syncd, proxy) or a container of this run")
+		return container.InspectResponse{}, errors.New("no target given: name a role (postgres, server, proxy; syncd means the server) or a container of this run")
 	}
 	ref := target
 	if id, ok, err := e.componentID(target); ok {
@@ -167,11 +166,11 @@ func (e *Env) ready(ctx context.Context, target string) error {
 		if c.State == nil || !c.State.Running || c.State.Paused || c.State.Restarting {
 			return fmt.Errorf("container %s is not running", target)
 		}
-		switch target {
+		switch role(target) {
 		case Postgres:
 			return pingPostgres(ctx, e.postgres())
-		case Syncd:
-			return pingSyncd(ctx, e.syncd())
+		case Server:
+			return e.server().Ping(ctx)
 		case Proxy:
 			return e.proxy().Ping(ctx)
 		}
@@ -206,22 +205,3 @@ func pingPostgres(ctx context.Context, p *stack.Postgres) error {
 	return nil
 }
 
-func pingSyncd(ctx context.Context, s *stack.Syncd) error {
-	u, err := s.URL(ctx)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+"/healthz", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("reach syncd: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("syncd /healthz answered %s", resp.Status)
-	}
-	return nil
-}

@@ -322,9 +322,9 @@ func ProcedureEnv(ctx context.Context, env *Env, dir string) ([]string, error) {
 	if err := env.check(); err != nil {
 		return nil, err
 	}
-	pg, sd := env.postgres(), env.syncd()
+	pg, sd := env.postgres(), env.server()
 	if pg == nil || sd == nil {
-		return nil, errors.New("hand the stack to the procedure: the environment has no stack with PostgreSQL and syncd")
+		return nil, errors.New("hand the stack to the procedure: the environment has no stack with PostgreSQL and a sync server")
 	}
 	dsn, err := pg.DSN(ctx)
 	if err != nil {
@@ -340,7 +340,7 @@ func ProcedureEnv(ctx context.Context, env *Env, dir string) ([]string, error) {
 	}
 	sdInfo, err := sd.Container.Inspect(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("inspect syncd container: %w", err)
+		return nil, fmt.Errorf("inspect %s container: %w", sd.Name(), err)
 	}
 	pgName, sdName := pgInfo.Name, sdInfo.Name
 	host, err := pg.Container.Host(ctx)
@@ -372,7 +372,9 @@ func ProcedureEnv(ctx context.Context, env *Env, dir string) ([]string, error) {
 		"FIREDRILL_DATA_VOLUME=" + pg.Data.Name,
 		"FIREDRILL_DATA_DOMAIN=" + pg.Data.Domain,
 		"FIREDRILL_PGDATA=" + stack.PGData,
-		"FIREDRILL_SYNCD_CONTAINER=" + strings.TrimPrefix(sdName, "/"),
+		"FIREDRILL_SERVER_CONTAINER=" + strings.TrimPrefix(sdName, "/"),
+		"FIREDRILL_SYNCD_CONTAINER=" + strings.TrimPrefix(sdName, "/"), // the reference stack's name for it, kept for scripts written before stacks
+		"FIREDRILL_STACK=" + sd.Name(),
 		"FIREDRILL_SERVICE_URL=" + url,
 		"FIREDRILL_DATABASE_URL=" + dsn,
 		"FIREDRILL_DATABASE_URL_INTERNAL=" + pg.InternalDSN(),

@@ -91,7 +91,7 @@ func (f *SchemaMigration) Inject(ctx context.Context, env *Env) error {
 	if _, err := env.container(ctx, Postgres); err != nil {
 		return err
 	}
-	if f.Service == Syncd && env.syncd() != nil {
+	if f.Service == Syncd && env.server() != nil {
 		c, err := env.container(ctx, Syncd)
 		if err != nil {
 			return err

@@ -123,7 +123,7 @@ func TestFaultsAgainstTheSyncStack(t *testing.T) {
 	admin := &phone{base: base, http: &http.Client{}}
 	body, _ := json.Marshal(map[string]string{"username": "alice", "password": "sidekick-2009"})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/admin/users", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+s.Syncd.AdminToken)
+	req.Header.Set("Authorization", "Bearer "+s.Server.AdminToken)
 	req.Header.Set("Content-Type", "application/json")
 	if resp, err := admin.http.Do(req); err != nil || resp.StatusCode != http.StatusCreated {
 		t.Fatalf("provision alice through the proxy: %v %v", resp, err)

@@ -89,7 +89,7 @@ func stackCPU(ctx context.Context, st *stack.Stack) (time.Duration, error) {
 	}
 	defer cli.Close()
 	var total time.Duration
-	for _, id := range []string{st.Syncd.Container.GetContainerID(), st.Postgres.Container.GetContainerID()} {
+	for _, id := range []string{st.Server.Container.GetContainerID(), st.Postgres.Container.GetContainerID()} {
 		res, err := cli.ContainerStats(ctx, id, client.ContainerStatsOptions{})
 		if err != nil {
 			return 0, fmt.Errorf("read container stats: %w", err)
@@ -148,7 +148,7 @@ func loadReference(b *testing.B) *loaded {
 		const seed = 1009
 		accts := accounts.Generate(benchUsers, seed)
 		hc := dav.NewHTTPClient(prof.Concurrency * prof.Devices.Max)
-		if err := accounts.Provision(ctx, hc, server, st.Syncd.AdminToken, accts, 8); err != nil {
+		if err := accounts.Provision(ctx, hc, server, st.Server.AdminToken, accts, 8); err != nil {
 			loadErr = err
 			return
 		}

@@ -36,10 +36,10 @@ func TestReferenceLoadBaseline(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("syncd: ready at %s in %s", url, st.StartupTime.Round(time.Millisecond))
-	if err := accounts.Provision(ctx, nil, url, st.Syncd.AdminToken, users, 4); err != nil {
+	if err := accounts.Provision(ctx, nil, url, st.Server.AdminToken, users, 4); err != nil {
 		t.Fatal(err)
 	}
-	ids := []string{st.Postgres.Container.GetContainerID(), st.Syncd.Container.GetContainerID()}
+	ids := []string{st.Postgres.Container.GetContainerID(), st.Server.Container.GetContainerID()}
 	cpu0, err := peers.ContainersCPUTime(ctx, run, ids...)
 	if err != nil {
 		t.Fatal(err)

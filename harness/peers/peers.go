@@ -64,6 +64,7 @@ type Server struct {
 	StartupTime time.Duration
 
 	run     *stack.Run
+	stack   *stack.Stack // the stack a definition started (DAViCal); nil for the others
 	network string
 	owned   []string // names of the containers and volumes this server made
 	volume  stack.Volume
@@ -73,10 +74,11 @@ type Server struct {
 type Option func(*config)
 
 type config struct {
-	name    string
-	timeout time.Duration
-	env     map[string]string
-	homes   bool
+	name       string
+	timeout    time.Duration
+	timeoutSet bool
+	env        map[string]string
+	homes      bool
 }
 
 // WithName names the server's Docker objects "<run>-<name>-<n>" (default: the
@@ -84,8 +86,10 @@ type config struct {
 func WithName(name string) Option { return func(c *config) { c.name = name } }
 
 // WithStartupTimeout bounds the wait for the server to answer (default 2
-// minutes, DAViCal 4).
-func WithStartupTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+// minutes, DAViCal its definition's ready.timeout, 4).
+func WithStartupTimeout(d time.Duration) Option {
+	return func(c *config) { c.timeout, c.timeoutSet = d, true }
+}
 
 // WithEnv adds environment variables to the server's container, e.g.
 // DAVICAL_LOG_SQL=1.
@@ -213,6 +217,10 @@ func (s *Server) Logs(ctx context.Context) string {
 // Terminate removes the server's containers, network and volume. It is safe to
 // call more than once; Run.Close removes them too.
 func (s *Server) Terminate(ctx context.Context) error {
+	if s.stack != nil {
+		_, err := s.run.RemoveStack(ctx, s.stack)
+		return err
+	}
 	return removeObjects(ctx, s.run, s.owned, s.network)
 }
 

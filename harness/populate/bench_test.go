@@ -48,7 +48,7 @@ func (m cpuMeter) read(b *testing.B) (syncd, pg time.Duration) {
 	b.Helper()
 	ctx := context.Background()
 	var err error
-	if syncd, err = stack.ContainerCPU(ctx, m.st.Run.Docker, m.st.Syncd.Container.GetContainerID()); err != nil {
+	if syncd, err = stack.ContainerCPU(ctx, m.st.Run.Docker, m.st.Server.Container.GetContainerID()); err != nil {
 		b.Fatal(err)
 	}
 	if pg, err = stack.ContainerCPU(ctx, m.st.Run.Docker, m.st.Postgres.Container.GetContainerID()); err != nil {
@@ -171,7 +171,7 @@ func BenchmarkImport(b *testing.B) {
 		s0, p0 := meter.read(b)
 		t0 := time.Now()
 		if err := parallel(len(batches), func(i int) error {
-			_, err := populate.Import(ctx, hc, server, st.Syncd.AdminToken, batches[i])
+			_, err := populate.Import(ctx, hc, server, st.Server.AdminToken, batches[i])
 			return err
 		}); err != nil {
 			b.Fatal(err)
@@ -244,7 +244,7 @@ func BenchmarkCreateAccounts(b *testing.B) {
 		s0, p0 := meter.read(b)
 		t0 := time.Now()
 		if err := parallel(len(batches), func(i int) error {
-			_, err := populate.Import(ctx, hc, server, st.Syncd.AdminToken, batches[i])
+			_, err := populate.Import(ctx, hc, server, st.Server.AdminToken, batches[i])
 			return err
 		}); err != nil {
 			b.Fatal(err)

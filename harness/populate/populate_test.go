@@ -103,7 +103,7 @@ func TestImportThenReadThroughTheProtocol(t *testing.T) {
 		}
 	}
 	hc := dav.NewHTTPClient(4)
-	ack, err := populate.Import(ctx, hc, server, st.Syncd.AdminToken, populate.Batch{ID: id + "batch", Scheme: populate.SchemeSSHA256, Accounts: accts, Items: items})
+	ack, err := populate.Import(ctx, hc, server, st.Server.AdminToken, populate.Batch{ID: id + "batch", Scheme: populate.SchemeSSHA256, Accounts: accts, Items: items})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestImportThenReadThroughTheProtocol(t *testing.T) {
 		}
 	}
 	// The same batch again is answered from the first commit.
-	again, err := populate.Import(ctx, hc, server, st.Syncd.AdminToken, populate.Batch{ID: id + "batch", Scheme: populate.SchemeSSHA256, Accounts: accts, Items: items})
+	again, err := populate.Import(ctx, hc, server, st.Server.AdminToken, populate.Batch{ID: id + "batch", Scheme: populate.SchemeSSHA256, Accounts: accts, Items: items})
 	if err != nil || !again.Replayed || again.XID != ack.XID {
 		t.Fatalf("replay: %+v, %v", again, err)
 	}
@@ -169,12 +169,12 @@ func TestRefusalNamesTheRecord(t *testing.T) {
 		{User: "refused-1", Collection: "photos", Name: "a.jpg", Body: []byte{1}},
 		{User: "refused-1", Collection: "contacts/default", Name: "x.vcf", ContentType: "text/vcard", Body: []byte("BEGIN:VCARD\r\n")},
 	}
-	_, err := populate.Import(ctx, nil, server, st.Syncd.AdminToken, populate.Batch{Scheme: populate.SchemeSSHA256, Accounts: accts, Items: items})
+	_, err := populate.Import(ctx, nil, server, st.Server.AdminToken, populate.Batch{Scheme: populate.SchemeSSHA256, Accounts: accts, Items: items})
 	var pe *populate.Error
 	if !asError(err, &pe) || pe.Status != http.StatusBadRequest || pe.Record != 3 || pe.Ambiguous || !strings.Contains(pe.Msg, "vCard") {
 		t.Fatalf("invalid vCard: %v (%+v)", err, pe)
 	}
-	if _, err := populate.Import(ctx, nil, server, st.Syncd.AdminToken, populate.Batch{Accounts: accts}); err == nil || !strings.Contains(err.Error(), "scheme") {
+	if _, err := populate.Import(ctx, nil, server, st.Server.AdminToken, populate.Batch{Accounts: accts}); err == nil || !strings.Contains(err.Error(), "scheme") {
 		t.Fatalf("accounts without a scheme: %v", err)
 	}
 	_, err = populate.Import(ctx, nil, server, "wrong-token", populate.Batch{Items: items[:1]})
@@ -204,7 +204,7 @@ func TestCreateAccountsInBatches(t *testing.T) {
 	for i := range accts {
 		accts[i].Username = id + accts[i].Username
 	}
-	acks, err := populate.CreateAccounts(ctx, nil, server, st.Syncd.AdminToken, accts, populate.SchemeSSHA256, id+"b", 10)
+	acks, err := populate.CreateAccounts(ctx, nil, server, st.Server.AdminToken, accts, populate.SchemeSSHA256, id+"b", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestCreateAccountsInBatches(t *testing.T) {
 		t.Fatalf("acks %+v", acks)
 	}
 	// Sending them all again (a run continued after a crash) changes nothing.
-	again, err := populate.CreateAccounts(ctx, nil, server, st.Syncd.AdminToken, accts, populate.SchemeSSHA256, id+"b", 10)
+	again, err := populate.CreateAccounts(ctx, nil, server, st.Server.AdminToken, accts, populate.SchemeSSHA256, id+"b", 10)
 	if err != nil || !again[1].Replayed {
 		t.Fatalf("again: %+v, %v", again, err)
 	}
@@ -222,7 +222,7 @@ func TestCreateAccountsInBatches(t *testing.T) {
 			t.Errorf("discover as %s: %v", a.Username, err)
 		}
 	}
-	if _, err := populate.CreateAccounts(ctx, nil, server, st.Syncd.AdminToken, accts, populate.SchemeSSHA256, "", 10); err == nil {
+	if _, err := populate.CreateAccounts(ctx, nil, server, st.Server.AdminToken, accts, populate.SchemeSSHA256, "", 10); err == nil {
 		t.Error("CreateAccounts without an id prefix was accepted")
 	}
 }

@@ -8,9 +8,10 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
-	"github.com/firedrill/firedrill/harness/images"
+	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver for the readiness check
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
@@ -55,7 +56,13 @@ type postgresConfig struct {
 	timeout  time.Duration
 	password string
 	database string
+	image    string
 }
+
+// WithPostgresImage runs another PostgreSQL 15 image that takes
+// firedrill/postgres:15's environment and carries its tools (a stack
+// definition's database.image).
+func WithPostgresImage(ref string) PostgresOption { return func(c *postgresConfig) { c.image = ref } }
 
 // WithPostgresAlias sets the container's host name on the stack network (default "postgres").
 func WithPostgresAlias(alias string) PostgresOption {
@@ -103,11 +110,12 @@ func RunPostgres(ctx context.Context, run *Run, networkName string, opts ...Post
 	if cfg.password == "" {
 		cfg.password = randomSecret()
 	}
-	ref, err := images.Ref(images.Postgres)
-	if err != nil {
-		return nil, err
+	image := cfg.image
+	if image == "" {
+		image = "firedrill/postgres:15"
 	}
-	if err := images.Require(ctx, run.Docker, images.Postgres); err != nil {
+	ref, err := imageRef(ctx, run, image)
+	if err != nil {
 		return nil, err
 	}
 	data := Volume{}
@@ -201,3 +209,47 @@ func (p *Postgres) DSN(ctx context.Context) (string, error) {
 // InternalDSN returns a connection string that reaches the server from another
 // container on the stack network.
 func (p *Postgres) InternalDSN() string { return p.dsn(p.Alias, "5432") }
+
+// Vars returns what a stack definition's ${database.*} placeholders expand to
+// for a server that reaches the database at hostport on the stack network
+// (the database itself, or the fault proxy in front of it).
+func (p *Postgres) Vars(hostport string) map[string]string {
+	host, port, _ := net.SplitHostPort(hostport)
+	return map[string]string{"host": host, "port": port, "name": p.Database, "user": p.User, "password": p.Password, "url": p.dsnAt(hostport)}
+}
+
+// parseDatabaseURL splits a postgres:// URL into a definition's ${database.*}
+// values.
+func parseDatabaseURL(dsn string) (map[string]string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse database URL: %w", err)
+	}
+	pw, _ := u.User.Password()
+	return map[string]string{"host": u.Hostname(), "port": u.Port(), "name": strings.TrimPrefix(u.Path, "/"),
+		"user": u.User.Username(), "password": pw, "url": dsn}, nil
+}
+
+// Setup runs a stack definition's database.setup statements, one by one, as
+// the superuser, each with its placeholders expanded by vars.
+func (p *Postgres) Setup(ctx context.Context, stmts []string, expand func(string) string) error {
+	if len(stmts) == 0 {
+		return nil
+	}
+	dsn, err := p.DSN(ctx)
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("connect database %s for its set-up: %w", p.Alias, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for i, stmt := range stmts {
+		if _, err := conn.Exec(ctx, expand(stmt)); err != nil {
+			// The statement may hold a secret: name it by its place, not its text.
+			return fmt.Errorf("run database.setup[%d]: %w", i, err)
+		}
+	}
+	return nil
+}

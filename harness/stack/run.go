@@ -65,6 +65,23 @@ type Run struct {
 	closed     bool
 	used       map[string]int // name suffixes handed out, for uniqueName
 	removed    Counts         // what Close removed
+	secrets    map[string]string
+}
+
+// Secret returns the run's secret of that name (a stack definition's
+// ${secret.NAME}), made on first use: every stack of the run gets the same, so
+// that the roles of a restored database still log in. Secrets are not data:
+// they do not come from the seed.
+func (r *Run) Secret(name string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.secrets == nil {
+		r.secrets = map[string]string{}
+	}
+	if _, ok := r.secrets[name]; !ok {
+		r.secrets[name] = randomSecret()
+	}
+	return r.secrets[name]
 }
 
 // NewRun connects to Docker, sweeps what crashed earlier runs left, and returns a new

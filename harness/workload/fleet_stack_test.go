@@ -92,7 +92,7 @@ func TestFleetAgainstReferenceStack(t *testing.T) {
 	const seed = 2009
 	accts := accounts.Generate(prof.Users, seed)
 	hc := dav.NewHTTPClient(8)
-	if err := accounts.Provision(ctx, hc, server, s.Syncd.AdminToken, accts, 4); err != nil {
+	if err := accounts.Provision(ctx, hc, server, s.Server.AdminToken, accts, 4); err != nil {
 		t.Fatal(err)
 	}
 	lw, err := ledger.Create(filepath.Join(t.TempDir(), "run.ledger"), time.Now(), ledger.Meta{Seed: seed})
@@ -133,7 +133,7 @@ func TestFleetAgainstReferenceStack(t *testing.T) {
 	}
 
 	stop := 10 * time.Second
-	if err := s.Syncd.Container.Stop(ctx, &stop); err != nil {
+	if err := s.Server.Container.Stop(ctx, &stop); err != nil {
 		t.Fatal(err)
 	}
 	start = time.Now()
@@ -151,7 +151,7 @@ func TestFleetAgainstReferenceStack(t *testing.T) {
 		}
 	}
 
-	if err := s.Syncd.Container.Start(ctx); err != nil {
+	if err := s.Server.Container.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	again, err := s.URL(ctx)
