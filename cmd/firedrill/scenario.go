@@ -11,6 +11,7 @@ import (
 	"github.com/firedrill/firedrill/harness/drill"
 	"github.com/firedrill/firedrill/harness/engine"
 	"github.com/firedrill/firedrill/harness/report"
+	"github.com/firedrill/firedrill/harness/stackdef"
 	"github.com/firedrill/firedrill/scenarios"
 )
 
@@ -72,8 +73,9 @@ func runList(ctx context.Context, e *env, args []string) int {
 }
 
 func runScenario(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "run", "<scenario | scenario-file.yaml> [--profile P] [--seed S] [--step] [--serve ADDR] [--reports DIR]")
+	fs := newFlags(e, "run", "<scenario | scenario-file.yaml> [--stack syncd|davical|stack.yaml] [--profile P] [--seed S] [--step] [--serve ADDR] [--reports DIR]")
 	prof := fs.String("profile", "", "data profile to use instead of the scenario's (tiny, small, medium, large, sidekick)")
+	stackName := fs.String("stack", "", "stack to run against instead of the scenario's: a built-in one ("+strings.Join(stackdef.Names(), ", ")+") or a definition file (docs/stacks.md); default syncd")
 	seedFlag := fs.String("seed", "", "seed of the workload, data and fault schedule (default: FIREDRILL_SEED, else random)")
 	step := fs.Bool("step", false, "pause before each stage and say what is about to happen (game days)")
 	reports := fs.String("reports", "reports", "directory that holds run directories; <dir>/latest points at the newest")
@@ -108,9 +110,12 @@ func runScenario(ctx context.Context, e *env, args []string) int {
 	if *prof != "" {
 		replay += " --profile " + *prof
 	}
+	if *stackName != "" {
+		replay += " --stack " + *stackName
+	}
 	fmt.Fprintf(e.stderr, "firedrill run: seed %d (%s)\n", seed, from)
 	opts := drill.Options{
-		Seed: seed, Profile: *prof, Reports: *reports, Step: *step,
+		Seed: seed, Profile: *prof, Stack: *stackName, Reports: *reports, Step: *step,
 		Out: e.stdout, In: os.Stdin, Progress: e.stderr, ProgressTTY: e.stderrTTY, Command: replay,
 	}
 	ctx, endLive, err := livePage(ctx, e, *serve, *servePublic, sc, &opts)

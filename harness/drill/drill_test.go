@@ -76,6 +76,10 @@ func TestValidateNamesWhatIsWrong(t *testing.T) {
 		{"touches elsewhere", func(s *Scenario) { s.Steps[0].Touches = []string{"data"} }, "only a prove-backup step"},
 		{"resync before load", func(s *Scenario) { s.Steps = append([]Step{{Do: ResyncPhones}}, s.Steps...) }, "nothing to reset"},
 		{"unknown action", func(s *Scenario) { s.Steps[0].Do = "pray" }, "unknown action"},
+		{"check before load", func(s *Scenario) { s.Steps = append([]Step{{Do: Check}}, s.Steps...) }, "nothing to check"},
+		{"check after a fault", func(s *Scenario) {
+			s.Steps = append([]Step{{Do: Load}, {Do: Inject, Faults: []fault.Spec{{Name: "kill-9", Target: "syncd"}}}, {Do: Check}}, s.Steps[1:]...)
+		}, "before the first fault"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

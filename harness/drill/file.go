@@ -13,6 +13,7 @@ import (
 
 	"github.com/firedrill/firedrill/harness/fault"
 	"github.com/firedrill/firedrill/harness/report"
+	"github.com/firedrill/firedrill/harness/stackdef"
 	"github.com/firedrill/firedrill/harness/workload/profile"
 	"go.yaml.in/yaml/v3"
 )
@@ -185,7 +186,7 @@ func (p *fileParser) str(v *yaml.Node, field string) string {
 func (p *fileParser) scenario(m *yaml.Node) Scenario {
 	var sc Scenario
 	p.topLine = m.Line
-	known := []string{"name", "summary", "labels", "profile", "backup", "proxy", "data_volume_size", "expect", "budgets", "steps"}
+	known := []string{"name", "summary", "labels", "profile", "backup", "stack", "proxy", "data_volume_size", "expect", "budgets", "steps"}
 	p.topLines = p.fields(m, "", known, func(key string, v *yaml.Node) {
 		switch key {
 		case "name":
@@ -196,6 +197,15 @@ func (p *fileParser) scenario(m *yaml.Node) Scenario {
 			sc.Profile = p.str(v, key)
 		case "backup":
 			sc.Backup = p.str(v, key)
+		case "stack":
+			// A definition file is found beside the scenario file.
+			sc.Stack = p.str(v, key)
+			if stackdef.IsFile(sc.Stack) && !filepath.IsAbs(sc.Stack) {
+				sc.Stack = filepath.Join(filepath.Dir(p.path), sc.Stack)
+			}
+			if _, err := stackdef.Load(sc.Stack); err != nil {
+				p.bad(v, "stack: %v", err)
+			}
 		case "expect":
 			sc.Expect = report.Expectation(p.str(v, key))
 		case "labels":

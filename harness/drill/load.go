@@ -62,6 +62,7 @@ func (d *runner) load(ctx context.Context, specs []fault.Spec, users Share) (str
 	}
 	g := gate.New(sched.Thresholds()...)
 	cfg := workload.Config{Server: url, Accounts: accts, Profile: d.prof, Seed: d.opts.Seed, Ledger: d.phones.ledger,
+		PhotosURL: d.def.Files.Photos, AppsURL: d.def.Files.Apps,
 		Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY, Log: d.opts.Progress, Gate: g}
 	loadAll := func(ctx context.Context) (workload.Summary, error) { return workload.Load(ctx, cfg) }
 	if d.sc.keepsPhones() {

@@ -35,7 +35,7 @@ func (d *runner) look(ctx context.Context) (string, error) {
 	sample := sampleAccounts(d.phones.all, lookUsers, d.opts.Seed)
 	lookCtx, cancel := context.WithTimeout(ctx, lookBudget)
 	defer cancel()
-	obs, err := observe.Observe(lookCtx, observe.Options{Server: url, Accounts: sample, Attempts: 1, Timeout: lookRequest,
+	obs, err := observe.Observe(lookCtx, observe.Options{Server: url, Accounts: sample, Attempts: 1, Timeout: lookRequest, PhotosURL: d.def.Files.Photos, AppsURL: d.def.Files.Apps,
 		Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY})
 	if lookCtx.Err() != nil && ctx.Err() == nil {
 		return fmt.Sprintf("the service did not answer %d users within %s: it hangs", len(sample), lookBudget), nil

@@ -34,6 +34,8 @@ func (st Step) narration(sc Scenario) (title, what string) {
 		title, what = "Inject the failure", "Now: "+strings.Join(names, ", ")+". The ledger is saved to disk first, so nothing it knows is lost."
 	case Recover:
 		title, what = "Recover", "Undo what can be undone: restart, reconnect, remove network faults."
+	case Check:
+		title, what = "Check the service before any fault", "Read back every user whose phones wrote, and compare with what the server acknowledged. Nothing has gone wrong yet: whatever differs now is the server's own doing, and the verdict will say so."
 	case Observe:
 		title, what = "Look at the service", "Read users' data back from the damaged service, as their phones would now, for a few seconds at most."
 	case Disaster:

@@ -30,16 +30,18 @@ const (
 	accountBatch    = 5000
 )
 
-// createAccounts creates accts on s: one by one through the admin API as
-// phones' users sign up (bcrypt), or, when the profile keeps users at rest, in
-// bulk through syncd's import (salted SHA-256: no bcrypt round per user).
+// createAccounts creates accts on s as its definition provisions users (one
+// by one through syncd's admin API as phones' users sign up, with bcrypt, or
+// in bulk by the stack's own command), or, when the profile keeps users at
+// rest, in bulk through the stack's import (salted SHA-256: no bcrypt round
+// per user).
 func (d *runner) createAccounts(ctx context.Context, s *stack.Stack, accts []accounts.Account, batchName string) error {
 	url, err := s.URL(ctx)
 	if err != nil {
 		return err
 	}
-	if !d.prof.Resting() {
-		if err := accounts.Provision(ctx, dav.NewHTTPClient(8), url, s.Syncd.AdminToken, accts, 8); err != nil {
+	if !d.prof.Resting() || s.Def.Users.Import == "" {
+		if err := s.CurrentServer().Provision(ctx, accts); err != nil {
 			return fmt.Errorf("provision accounts: %w", err)
 		}
 		return nil
@@ -47,7 +49,7 @@ func (d *runner) createAccounts(ctx context.Context, s *stack.Stack, accts []acc
 	if len(accts) == 0 {
 		return nil
 	}
-	_, err = populate.CreateAccounts(ctx, dav.NewHTTPClient(importsInFlight), url, s.Syncd.AdminToken, accts,
+	_, err = populate.CreateAccounts(ctx, dav.NewHTTPClient(importsInFlight), url, s.Server.AdminToken, accts,
 		populate.SchemeSSHA256, d.sys.run.ID+"-"+batchName, accountBatch)
 	if err != nil {
 		return fmt.Errorf("create accounts in bulk: %w", err)
@@ -75,7 +77,7 @@ func (d *runner) populate(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	token := d.sys.current.Syncd.AdminToken
+	token := d.sys.current.Server.AdminToken
 	hc := dav.NewHTTPClient(importsInFlight)
 	g := gen.New(d.opts.Seed, d.prof)
 	perBatch := max(1, int(batchItems/max(d.prof.MeanItems(), 1)))

@@ -112,7 +112,7 @@ func (d *runner) prove(ctx context.Context, touches []string) (string, error) {
 		return refuse("nothing to prove the backup with: no user has written yet; load some users (a load step with a users share) before prove-backup")
 	}
 
-	restored, err := backup.Restore(ctx, d.sys.run, cat, backup.Latest(), backup.WithTimeline(d.tl), backup.WithRestoreName("proof"))
+	restored, err := backup.Restore(ctx, d.sys.run, cat, backup.Latest(), backup.WithTimeline(d.tl), backup.WithRestoreName("proof"), backup.WithStack(d.def))
 	if restored != nil && restored.Stack != nil {
 		defer func() {
 			n, rerr := d.sys.run.RemoveStack(context.WithoutCancel(ctx), restored.Stack)
@@ -201,7 +201,7 @@ func (d *runner) verifySide(ctx context.Context, restored *backup.Restored, user
 		end("failed")
 		return verify.Result{}, err
 	}
-	err = observe.Each(ctx, observe.Options{Server: url, Accounts: users, KeepBodies: true, Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY},
+	err = observe.Each(ctx, observe.Options{Server: url, Accounts: users, KeepBodies: true, PhotosURL: d.def.Files.Photos, AppsURL: d.def.Files.Apps, Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY},
 		func(uo model.UserObservation) error {
 			_, err := saver.User(uo)
 			return err

@@ -16,6 +16,7 @@ import (
 	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/report"
 	"github.com/firedrill/firedrill/harness/stack"
+	"github.com/firedrill/firedrill/harness/stackdef"
 	"github.com/firedrill/firedrill/harness/timeline"
 	"github.com/firedrill/firedrill/harness/verify"
 	"github.com/firedrill/firedrill/harness/workload"
@@ -27,6 +28,9 @@ import (
 type Options struct {
 	Seed    int64
 	Profile string // overrides the scenario's profile when set
+	// Stack names the stack definition to run against: a built-in one
+	// (stackdef.Names) or a file; "" is the reference stack, syncd's.
+	Stack string
 	// Users overrides the profile's number of users when > 0.
 	Users int
 	// Reports is the root of run directories (default "reports").
@@ -81,6 +85,9 @@ type Outcome struct {
 	Result *verify.Result // nil when the run ended before verification
 	// Proof is what a prove-backup step found; nil when none ran.
 	Proof *Proof
+	// ServerOwn is what a check step found before any fault, set against the
+	// final verification; nil when no check ran or no verification did.
+	ServerOwn *ServerOwn
 }
 
 // runner is one scenario run's state as its steps go by, grouped by stage.
@@ -88,6 +95,7 @@ type runner struct {
 	sc   Scenario
 	opts Options
 	prof *profile.Profile
+	def  *stackdef.Definition
 	say  *Narrator
 	tl   *timeline.Timeline
 	dir  *report.RunDir
@@ -130,10 +138,12 @@ type backups struct {
 
 // findings is what verification found.
 type findings struct {
-	target   VerifyInput
-	result   *verify.Result
-	resynced bool
-	phones   []string // phones that differ from the server after a resync
+	target    VerifyInput
+	result    *verify.Result
+	resynced  bool
+	phones    []string   // phones that differ from the server after a resync
+	before    *before    // what a check step found before any fault; nil when none ran
+	serverOwn *ServerOwn // before set against the final verification
 }
 
 // Execute runs the scenario and writes its run directory. It returns the
@@ -162,6 +172,16 @@ func Execute(ctx context.Context, sc Scenario, opts Options) (out *Outcome, err 
 		p.Users = opts.Users
 		prof = &p
 	}
+	if opts.Stack != "" {
+		sc.Stack = opts.Stack
+	}
+	def, err := stackdef.Load(sc.Stack)
+	if err != nil {
+		return nil, err
+	}
+	if err := stackFits(sc, def, prof); err != nil {
+		return nil, err
+	}
 	room, unknown := opts.room(ctx)
 	needs := prof.Estimate(prof.Users)
 	if err := needs.Fits(room); err != nil {
@@ -172,7 +192,7 @@ func Execute(ctx context.Context, sc Scenario, opts Options) (out *Outcome, err 
 	if err != nil {
 		return nil, fmt.Errorf("create run directory: %w", err)
 	}
-	d := &runner{sc: sc, opts: opts, prof: prof, tl: timeline.New(), dir: dir,
+	d := &runner{sc: sc, opts: opts, prof: prof, def: def, tl: timeline.New(), dir: dir,
 		say: NewNarrator(opts.Out, opts.In, opts.Step, len(sc.Steps)+1)}
 	d.backups.points = map[string][2]int64{}
 	if opts.Watch != nil {
@@ -182,12 +202,18 @@ func Execute(ctx context.Context, sc Scenario, opts Options) (out *Outcome, err 
 	d.say.NextFrom(opts.Next)
 	d.say.StopOn(ctx)
 	fmt.Fprintf(orDiscard(opts.Out), "firedrill: scenario %s, profile %s, seed %d (replay: %s)\n", sc.Name, sc.Profile, opts.Seed, opts.Command)
+	if def.Name != stackdef.Reference || def.Source != "" {
+		fmt.Fprintf(orDiscard(opts.Out), "firedrill: stack %s: %s\n", def.Label(), def.Summary)
+	}
+	if !def.HasFiles() {
+		fmt.Fprintf(orDiscard(opts.Out), "firedrill: photos and app data are not covered on stack %s: %s\n", def.Name, def.Files.None)
+	}
 	fmt.Fprintf(orDiscard(opts.Out), "firedrill: %d users, about %.0f writes; needs about %s of disk and %s of memory%s\n",
 		needs.Users, needs.Writes, profile.Bytes(needs.Disk), profile.Bytes(needs.Memory), roomLine(room, unknown))
 	r := &report.Report{
 		Schema: report.SchemaVersion, RunID: dir.ID, Scenario: sc.Name, Description: sc.Summary, Labels: sc.Labels,
 		Profile: sc.Profile, Seed: opts.Seed, Command: opts.Command, Expected: sc.Expect, Started: started,
-		Environment: map[string]string{"go": runtime.Version(), "os": runtime.GOOS + "/" + runtime.GOARCH},
+		Environment: map[string]string{"go": runtime.Version(), "os": runtime.GOOS + "/" + runtime.GOARCH, "stack": def.Label()},
 		Backup:      report.Backup{Strategy: sc.Backup},
 	}
 	if sc.Source != "" {
@@ -221,6 +247,7 @@ func Execute(ctx context.Context, sc Scenario, opts Options) (out *Outcome, err 
 	}
 	out.Result = d.found.result
 	out.Proof = d.proof
+	out.ServerOwn = d.found.serverOwn
 	return out, runErr
 }
 
@@ -246,7 +273,7 @@ func (d *runner) steps(ctx context.Context) error {
 	if active := d.prof.Active(d.prof.Users); active < d.prof.Users {
 		accountsLine = fmt.Sprintf("create the accounts of the %d active users (the %d at rest come with their data)", active, d.prof.Users-active)
 	}
-	if err := d.say.Before("Start the sync service", fmt.Sprintf("Start PostgreSQL (data in failure domain san-a) and the sync server on a private network, set up the %s backup strategy, and %s.", d.sc.Backup, accountsLine)); err != nil {
+	if err := d.say.Before("Start the sync service", fmt.Sprintf("Start stack %s: PostgreSQL (data in failure domain san-a) and its sync server on a private network; set up the %s backup strategy, and %s.", d.def.Name, d.sc.Backup, accountsLine)); err != nil {
 		return err
 	}
 	if err := d.provision(ctx); err != nil {
@@ -320,7 +347,7 @@ func (d *runner) provision(ctx context.Context) error {
 	if swept := d.sys.run.Swept.String(); swept != "" {
 		d.say.Say("before starting, the sweep %s", swept)
 	}
-	opts := []stack.Option{stack.WithName("primary"), stack.WithPostgres(strategy.PrimaryOptions()...)}
+	opts := []stack.Option{stack.WithName("primary"), stack.WithDefinition(d.def), stack.WithPostgres(strategy.PrimaryOptions()...)}
 	if d.sc.DataVolumeSize > 0 {
 		vol, err := d.sys.run.CreateSizedVolume(ctx, "primary-postgres-data", stack.DomainSANA, d.sc.DataVolumeSize)
 		if err != nil {
@@ -344,7 +371,7 @@ func (d *runner) provision(ctx context.Context) error {
 	if err := d.createAccounts(ctx, d.sys.current, d.phones.accts, "accounts"); err != nil {
 		return err
 	}
-	meta := ledger.Meta{Seed: d.opts.Seed, Profile: d.sc.Profile, Server: "syncd (reference stack)", Labels: map[string]string{"scenario": d.sc.Name, "run": d.sys.run.ID}}
+	meta := ledger.Meta{Seed: d.opts.Seed, Profile: d.sc.Profile, Server: d.def.Label(), Labels: map[string]string{"scenario": d.sc.Name, "run": d.sys.run.ID}}
 	if d.phones.ledger, err = ledger.Create(d.dir.LedgerPath(), time.Now(), meta); err != nil {
 		return fmt.Errorf("create ledger: %w", err)
 	}

@@ -32,8 +32,12 @@ type Scenario struct {
 	Labels  []string // smoke, nightly, migration, gameday, slow
 	Profile string   // data profile (tiny, small, medium, large, sidekick)
 	Backup  string   // backup strategy name (continuous, base-only, dump-same-volume)
-	// Proxy puts Toxiproxy between the phones and syncd and between syncd and
-	// PostgreSQL, for network faults.
+	// Stack names the stack definition the scenario runs against: a built-in
+	// one (stackdef.Names) or a file; "" is the reference stack, syncd's.
+	// Options.Stack (--stack) overrides it.
+	Stack string
+	// Proxy puts Toxiproxy between the phones and the server and between the
+	// server and PostgreSQL, for network faults.
 	Proxy bool
 	// DataVolumeSize limits the primary's data volume to this many bytes (at
 	// least stack.MinVolumeSize), so that disk-full can fill it; 0 is unlimited.
@@ -83,6 +87,11 @@ const (
 	Inject Action = "inject"
 	// Recover recovers every fault still in effect.
 	Recover Action = "recover"
+	// Check verifies, before any fault, every user whose phones wrote so far
+	// against the ledger and remembers what is already damaged: the server's
+	// own doing (a third-party server's defects), which the verdict then
+	// names as such. It does not decide the verdict.
+	Check Action = "check"
 	// Observe reads the primary back and reports what users see now; it does not
 	// decide the verdict (the service may be down or serve damaged data).
 	Observe Action = "observe"
@@ -113,7 +122,7 @@ const (
 )
 
 // Actions lists every action, in the order a scenario usually uses them.
-var Actions = []Action{Populate, Load, BaseBackup, RestorePoint, Inject, Recover, Observe, Disaster, Restore, ResetPhones, ResyncPhones, ProveBackup, Verify}
+var Actions = []Action{Populate, Load, Check, BaseBackup, RestorePoint, Inject, Recover, Observe, Disaster, Restore, ResetPhones, ResyncPhones, ProveBackup, Verify}
 
 // Step is one stage of a scenario.
 type Step struct {
@@ -246,6 +255,7 @@ func (s Scenario) Problems() []Problem {
 		bad("budgets.rto", "budgets: RTO %s: want a positive duration (or no RTO budget at all)", s.Budgets.RTO)
 	}
 	verify, loads, populates, restorePoints := 0, 0, 0, map[string]bool{}
+	faulted := false // a fault was injected by an earlier step
 	var shares []Share
 	for i, st := range s.Steps {
 		where := fmt.Sprintf("step %d (%s)", i+1, st.Do)
@@ -289,6 +299,7 @@ func (s Scenario) Problems() []Problem {
 			if st.Do == Inject && len(st.Faults) == 0 {
 				stepBad("faults", 0, "no faults to inject")
 			}
+			faulted = faulted || st.Do != Load || len(st.Faults) > 0
 		case RestorePoint:
 			if st.Name == "" {
 				stepBad("name", 0, "a restore point needs a name")
@@ -314,6 +325,13 @@ func (s Scenario) Problems() []Problem {
 				if t != TouchesData && t != TouchesBackup && !strings.HasPrefix(t, "san-") {
 					stepBad("touches", 0, "touches %q: want data, backup or a failure domain such as san-a", t)
 				}
+			}
+		case Check:
+			if loads == 0 {
+				stepBad("do", 0, "a check before any load has nothing to check; put it after a load step")
+			}
+			if faulted {
+				stepBad("do", 0, "a check after a fault cannot tell the server's own damage from the fault's; put it before the first fault")
 			}
 		case BaseBackup, Recover, Observe:
 		default:

@@ -46,6 +46,8 @@ func (d *runner) step(ctx context.Context, st Step) (string, error) {
 		return d.recoverAll(ctx)
 	case Observe:
 		return d.look(ctx)
+	case Check:
+		return d.check(ctx)
 	case Disaster:
 		if err := d.phones.ledger.Sync(); err != nil {
 			return "", fmt.Errorf("save ledger: %w", err)
@@ -207,12 +209,12 @@ func (d *runner) restore(ctx context.Context, point string) (string, error) {
 	if err := d.backups.session.Stop(ctx); err != nil {
 		d.say.Say("stopping the backup agents reported: %v", err)
 	}
-	restored, err := backup.Restore(ctx, d.sys.run, d.backups.session.Catalog(), target, backup.WithTimeline(d.tl))
+	restored, err := backup.Restore(ctx, d.sys.run, d.backups.session.Catalog(), target, backup.WithTimeline(d.tl), backup.WithStack(d.def))
 	if errors.Is(err, backup.ErrNothingToRestore) || errors.Is(err, backup.ErrNoUsableBackup) {
 		d.backups.nothing = err
 		d.say.Say("NOTHING TO RESTORE FROM: %v", err)
 		d.say.Say("the service comes back empty; users sign in again and find their data gone")
-		empty, serr := stack.Start(ctx, d.sys.run, stack.WithName("empty"))
+		empty, serr := stack.Start(ctx, d.sys.run, stack.WithName("empty"), stack.WithDefinition(d.def))
 		if serr != nil {
 			return "", serr
 		}

@@ -28,16 +28,17 @@ type facts struct {
 	ledger       *ledger.Ledger // nil when the run made none or it cannot be read
 	result       *verify.Result // nil when the run ended before verification
 	phones       []string       // phones that differ from the service after a resync
+	serverOwn    *ServerOwn     // what a check before any fault found; nil when none ran
 }
 
 // facts gathers what the run found.
 func (d *runner) facts(l *ledger.Ledger) facts {
-	f := facts{scenario: d.sc, timeline: d.tl.Entries(), nothing: d.backups.nothing, ledger: l, result: d.found.result, phones: d.found.phones}
+	f := facts{scenario: d.sc, timeline: d.tl.Entries(), nothing: d.backups.nothing, ledger: l, result: d.found.result, phones: d.found.phones, serverOwn: d.found.serverOwn}
 	if r := d.backups.restored; r != nil {
 		f.restoredFrom = fmt.Sprintf("restored from %s to %s; backups tried: %s", r.Backup.ID, r.Target, attempts(r))
 	}
-	if d.sys.primary != nil && d.sys.primary.Syncd != nil {
-		f.server = "syncd (reference stack)"
+	if d.sys.primary != nil && d.sys.primary.Server != nil {
+		f.server = d.def.Label()
 	}
 	return f
 }
@@ -63,6 +64,9 @@ func fill(r *report.Report, f facts, runErr error) error {
 	}
 	r.Budgets = budgets(f.scenario.Budgets, f.result != nil, r)
 	r.Verdict, r.Actual, r.Reason = judge(f.scenario, f.result, runErr, r)
+	if own := f.serverOwn; own != nil && r.Verdict == report.Fail && own.After > 0 && own.Same == own.After && own.Complete {
+		r.Reason += " Every damaged item was already so at the check before any fault: the server's own doing; the restore brought back all it had kept."
+	}
 	if len(f.phones) > 0 && r.Verdict == report.Pass && f.scenario.Expect == report.ExpectIntact {
 		r.Verdict, r.Actual = report.Fail, report.ExpectLossDetected
 		r.Reason = fmt.Sprintf("the service is intact, but %d phones differ from it after resync: %s", len(f.phones), strings.Join(first(f.phones, 5), "; "))

@@ -52,6 +52,10 @@ func TestFillDecidesTheVerdictFromTheFacts(t *testing.T) {
 		{"a stage failed", facts{scenario: intact, result: pass}, errors.New("restore: no space left"), report.Error, "no space left", true},
 		{"never verified", facts{scenario: intact}, nil, report.Error, "before verification", true},
 		{"phones differ after resync", facts{scenario: intact, result: pass, phones: []string{"ann/1: 2 items missing"}}, nil, report.Fail, "phones differ", true},
+		{"all of the damage the server's own", facts{scenario: intact, result: lost, timeline: restoreSpans(t0, 1),
+			serverOwn: &ServerOwn{Users: 3, Before: 2, After: 2, Same: 2, Complete: true}}, nil, report.Fail, "already so at the check before any fault", false},
+		{"damage after the check is not the server's", facts{scenario: intact, result: lost, timeline: restoreSpans(t0, 1),
+			serverOwn: &ServerOwn{Users: 3, Before: 2, After: 3, Same: 2, Complete: true}}, nil, report.Fail, "1 of 3 users damaged", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -200,5 +204,26 @@ func TestReverifyRechecksASavedRun(t *testing.T) {
 	}
 	if _, err := Reverify(dir, nil); err == nil || !strings.Contains(err.Error(), "ended before verification") {
 		t.Errorf("Reverify without an observation: err = %v", err)
+	}
+}
+
+// TestTheServersOwnDamageIsNamedOnlyWhenAllOfItWasThere checks that the
+// reason credits the server with the damage only when every damaged item was
+// damaged the same way before any fault, and the lists were complete.
+func TestTheServersOwnDamageIsNamedOnlyWhenAllOfItWasThere(t *testing.T) {
+	lost := &verify.Result{Status: verify.Fail, Reason: "1 of 3 users damaged", RPO: verify.RPO{LostWrites: 2}}
+	sc := Scenario{Name: "x", Expect: report.ExpectIntact}
+	for _, own := range []*ServerOwn{
+		{Before: 2, After: 3, Same: 2, Complete: true},
+		{Before: 2, After: 2, Same: 2, Complete: false},
+		{Before: 0, After: 0, Same: 0, Complete: true},
+	} {
+		r := &report.Report{}
+		if err := fill(r, facts{scenario: sc, result: lost, serverOwn: own}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(r.Reason, "server's own") {
+			t.Errorf("%+v: reason %q credits the server", *own, r.Reason)
+		}
 	}
 }

@@ -62,10 +62,12 @@ func (d *runner) verify(ctx context.Context) (string, error) {
 		}
 	}
 	prog := d.verifyProgress(int64(len(d.phones.all)))
-	err = observe.Each(ctx, observe.Options{Server: url, Accounts: d.phones.all, KeepBodies: true,
+	attr := &attribution{b: d.found.before, classes: map[string]int{}}
+	err = observe.Each(ctx, observe.Options{Server: url, Accounts: d.phones.all, KeepBodies: true, PhotosURL: d.def.Files.Photos, AppsURL: d.def.Files.Apps,
 		Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY}, func(uo model.UserObservation) error {
 		ur, err := saver.User(uo)
 		prog(ur)
+		attr.add(ur)
 		d.found.phones = append(d.found.phones, comparePhones(stores[uo.User], uo)...)
 		return err
 	})
@@ -79,6 +81,10 @@ func (d *runner) verify(ctx context.Context) (string, error) {
 	}
 	if end != nil {
 		end(string(res.Status))
+	}
+	d.found.serverOwn = attr.result()
+	if note := attr.note(); note != "" {
+		res.Notes = append(res.Notes, note)
 	}
 	d.found.result = &res
 	said := res.Summary(5, 3)

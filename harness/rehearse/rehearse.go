@@ -75,6 +75,9 @@ type Config struct {
 	// the database to.
 	Touches []string
 	Backup  string // backup strategy (default continuous)
+	// Stack is the stack definition to rehearse on: a built-in one or a file
+	// (default the reference stack, syncd's).
+	Stack   string
 	Profile string // data profile (default tiny)
 	Users   int    // overrides the profile's users when > 0; at least 2
 	Seed    int64
@@ -213,7 +216,7 @@ func Run(ctx context.Context, cfg Config) (*Decision, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
 	}
-	opts := drill.Options{Seed: cfg.Seed, Users: cfg.Users, Reports: cfg.Reports, Out: cfg.Out,
+	opts := drill.Options{Seed: cfg.Seed, Users: cfg.Users, Stack: cfg.Stack, Reports: cfg.Reports, Out: cfg.Out,
 		Progress: cfg.Progress, ProgressTTY: cfg.ProgressTTY, Command: cfg.Command}
 	out, runErr := drill.Execute(ctx, sc, opts)
 	if out == nil {
