@@ -44,6 +44,7 @@ var All = []drill.Scenario{
 			{Do: drill.Populate},
 			{Do: drill.BaseBackup},
 			{Do: drill.Load},
+			{Do: drill.Check},
 			{Do: drill.BaseBackup, Say: "Before the migration the operators take a fresh base backup (its checkpoint also means crash recovery on the copy will not repair the damage with full-page images from the WAL)."},
 			{Do: drill.Inject, Say: "Migrate the database's storage from SAN A to a new SAN C the hurried way: copy the data directory while PostgreSQL runs (no backup label), bits flip in transit, and nobody verifies the copy before switching over.",
 				Faults: []fault.Spec{{Name: "storage-migration", Params: map[string]string{"botch": "torn-copy,bitflip-in-transit", "verify": "false", "domain": "san-c", "bytes": "1024"}}}},

@@ -93,6 +93,8 @@ func TestABadScenarioFileNamesTheLineAndTheField(t *testing.T) {
 			`x.yaml:20: step 5 (pray): unknown action`},
 		{"unknown profile", func(s string) string { return strings.Replace(s, "profile: tiny", "profile: huge", 1) },
 			`x.yaml:4: profile:`},
+		{"unknown stack", func(s string) string { return strings.Replace(s, "profile: tiny", "profile: tiny\nstack: nosuch", 1) },
+			`x.yaml:5: stack: find stack "nosuch": no such built-in stack`},
 		{"missing field", func(s string) string { return strings.Replace(s, "backup: continuous\n", "", 1) },
 			`x.yaml:1: the scenario has no backup: field`},
 		{"two documents", func(s string) string { return s + "---\nname: again\n" },

@@ -234,7 +234,9 @@ func Parse(path string, data []byte) (*Definition, error) {
 	}
 	d.defaults()
 	lines := &lineFinder{root: doc.Content[0]}
-	for _, p := range d.problems() {
+	probs := d.problems()
+	sort.SliceStable(probs, func(i, j int) bool { return lines.line(probs[i].field) < lines.line(probs[j].field) })
+	for _, p := range probs {
 		e.Problems = append(e.Problems, fmt.Sprintf("%s:%d: %s: %s", path, lines.line(p.field), p.field, p.msg))
 	}
 	if len(e.Problems) > 0 {
