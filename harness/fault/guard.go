@@ -204,4 +204,3 @@ func pingPostgres(ctx context.Context, p *stack.Postgres) error {
 	}
 	return nil
 }
-
