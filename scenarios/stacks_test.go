@@ -46,5 +46,13 @@ var _ = Describe("sidekick-san-migration on stack davical", Label(scenarios.Smok
 		Expect(out.Result).NotTo(BeNil())
 		Expect(out.Result.Counts.Lost).To(BeNumerically(">", 0))
 		Expect(out.Report.Verdict).To(Equal(report.Fail), "acknowledged writes DAViCal lost must fail an intact expectation, whoever lost them")
+		Expect(out.Report.Reason).To(ContainSubstring("already so at the check before any fault"))
+
+		By("re-verifying the run offline, as firedrill report does: the check is set against the verification again")
+		again, err := drill.Reverify(out.Dir, &sc)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(again.Verdict).To(Equal(report.Fail))
+		Expect(again.Reason).To(ContainSubstring("already so at the check before any fault"))
+		Expect(again.Notes).To(ContainElement(ContainSubstring("the server's own doing")))
 	}, NodeTimeout(20*time.Minute), GracePeriod(3*time.Minute))
 })

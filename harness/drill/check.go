@@ -2,20 +2,28 @@ package drill
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/model"
+	"github.com/firedrill/firedrill/harness/ledger"
 	"github.com/firedrill/firedrill/harness/observe"
+	"github.com/firedrill/firedrill/harness/report"
 	"github.com/firedrill/firedrill/harness/verify"
 )
 
 // CheckObservationFile is where a check step saves what it read, in the run
-// directory.
-const CheckObservationFile = "check-observation.jsonl"
+// directory, and CheckInputFile how it verified it, so that `firedrill
+// report` sets the final verification against the check again offline.
+const (
+	CheckObservationFile = "check-observation.jsonl"
+	CheckInputFile       = "check-input.json"
+)
 
 // damage is one damaged item: its user, key and class (lost, changed, ...).
 type damage struct{ user, key, class string }
@@ -58,7 +66,11 @@ func (d *runner) check(ctx context.Context) (string, error) {
 	if len(users) == 0 {
 		return "", fmt.Errorf("check: no phone has written yet; put the check after a load step")
 	}
-	saver, err := NewSaver(l, VerifyInput{Mode: verify.Latest, RecoveryPoint: d.phones.ledger.Now()}, filepath.Join(d.dir.Path, CheckObservationFile))
+	in := VerifyInput{Mode: verify.Latest, RecoveryPoint: d.phones.ledger.Now()}
+	if err := writeJSON(filepath.Join(d.dir.Path, CheckInputFile), in); err != nil {
+		return "", err
+	}
+	saver, err := NewSaver(l, in, filepath.Join(d.dir.Path, CheckObservationFile))
 	if err != nil {
 		return "", err
 	}
@@ -86,6 +98,30 @@ func (d *runner) check(ctx context.Context) (string, error) {
 		return fmt.Sprintf("before any fault, the %d users who wrote hold exactly what their phones were told: %s", len(users), b.summary), nil
 	}
 	return fmt.Sprintf("before any fault, the server itself already differs from what it acknowledged (nothing the drill did can have caused it): %s", b.summary), nil
+}
+
+// savedCheck reads back what a run's check step found, from its saved
+// observation and input; nil when the run had no check (or an older run
+// saved no input).
+func savedCheck(dir *report.RunDir, l *ledger.Ledger) (*before, error) {
+	var in VerifyInput
+	if err := readJSON(filepath.Join(dir.Path, CheckInputFile), &in); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("load check input: %w", err)
+	}
+	b := &before{items: map[damage]bool{}}
+	_, err := checkSavedEach(l, filepath.Join(dir.Path, CheckObservationFile), in, func(ur verify.UserResult) {
+		b.users++
+		for _, dm := range damagedItems(ur) {
+			b.items[dm] = true
+		}
+		b.omitted += ur.Omitted
+	})
+	if err != nil {
+		return nil, fmt.Errorf("re-check the check step's observation: %w", err)
+	}
+	return b, nil
 }
 
 // damagedItems lists the damaged items of a user's result.

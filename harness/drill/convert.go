@@ -120,13 +120,20 @@ func (s *Saver) Abandon() {
 // CheckAndSave verifies users one by one as they come and, when path is set,
 // saves them as an observation stream (see Saver). A read error stops it.
 func CheckAndSave(l *ledger.Ledger, users iter.Seq2[model.UserObservation, error], in VerifyInput, path string) (verify.Result, error) {
+	return checkEach(l, users, in, path, func(verify.UserResult) {})
+}
+
+// checkEach is CheckAndSave, telling each with every user's result.
+func checkEach(l *ledger.Ledger, users iter.Seq2[model.UserObservation, error], in VerifyInput, path string, each func(verify.UserResult)) (verify.Result, error) {
 	s, err := NewSaver(l, in, path)
 	if err != nil {
 		return verify.Result{}, err
 	}
 	for uo, err := range users {
 		if err == nil {
-			_, err = s.User(uo)
+			var ur verify.UserResult
+			ur, err = s.User(uo)
+			each(ur)
 		}
 		if err != nil {
 			s.Abandon()
@@ -138,12 +145,16 @@ func CheckAndSave(l *ledger.Ledger, users iter.Seq2[model.UserObservation, error
 
 // CheckSaved re-verifies the observation saved at path, user by user.
 func CheckSaved(l *ledger.Ledger, path string, in VerifyInput) (verify.Result, error) {
+	return checkSavedEach(l, path, in, func(verify.UserResult) {})
+}
+
+func checkSavedEach(l *ledger.Ledger, path string, in VerifyInput, each func(verify.UserResult)) (verify.Result, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return verify.Result{}, fmt.Errorf("load observation (a run that ended before verification has none): %w", err)
 	}
 	defer fh.Close()
-	return CheckAndSave(l, model.NewObservationReader(fh).All(), in, "")
+	return checkEach(l, model.NewObservationReader(fh).All(), in, "", each)
 }
 
 // Users yields an observation held in memory, for CheckAndSave.

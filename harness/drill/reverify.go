@@ -27,9 +27,17 @@ func Reverify(dir *report.RunDir, sc *Scenario) (*report.Report, error) {
 	if err := readJSON(dir.Path+"/"+VerifyInputFile, &in); err != nil {
 		return nil, fmt.Errorf("load verify input (a run that ended before verification has none): %w", err)
 	}
-	res, err := CheckSaved(l, dir.ObservationPath(), in)
+	b, err := savedCheck(dir, l)
 	if err != nil {
 		return nil, err
+	}
+	attr := &attribution{b: b, classes: map[string]int{}}
+	res, err := checkSavedEach(l, dir.ObservationPath(), in, attr.add)
+	if err != nil {
+		return nil, err
+	}
+	if note := attr.note(); note != "" {
+		res.Notes = append(res.Notes, note)
 	}
 	FillFromVerify(r, res, l)
 	if sc == nil {
@@ -37,6 +45,7 @@ func Reverify(dir *report.RunDir, sc *Scenario) (*report.Report, error) {
 	}
 	r.Budgets = budgets(sc.Budgets, true, r)
 	r.Verdict, r.Actual, r.Reason = judge(*sc, &res, nil, r)
+	creditServer(r, attr.result())
 	if err := dir.Write(r); err != nil {
 		return nil, fmt.Errorf("write report: %w", err)
 	}

@@ -64,14 +64,21 @@ func fill(r *report.Report, f facts, runErr error) error {
 	}
 	r.Budgets = budgets(f.scenario.Budgets, f.result != nil, r)
 	r.Verdict, r.Actual, r.Reason = judge(f.scenario, f.result, runErr, r)
-	if own := f.serverOwn; own != nil && r.Verdict == report.Fail && own.After > 0 && own.Same == own.After && own.Complete {
-		r.Reason += " Every damaged item was already so at the check before any fault: the server's own doing; the restore brought back all it had kept."
-	}
+	creditServer(r, f.serverOwn)
 	if len(f.phones) > 0 && r.Verdict == report.Pass && f.scenario.Expect == report.ExpectIntact {
 		r.Verdict, r.Actual = report.Fail, report.ExpectLossDetected
 		r.Reason = fmt.Sprintf("the service is intact, but %d phones differ from it after resync: %s", len(f.phones), strings.Join(first(f.phones, 5), "; "))
 	}
 	return err
+}
+
+// creditServer says in a failed report's reason that every damaged item was
+// already so at the check before any fault, when it was (and the lists were
+// complete): the server's own doing, not the drill's.
+func creditServer(r *report.Report, own *ServerOwn) {
+	if own != nil && r.Verdict == report.Fail && own.After > 0 && own.Same == own.After && own.Complete {
+		r.Reason += "; every damaged item was already so at the check before any fault: the server's own doing, and the restore brought back all it had kept"
+	}
 }
 
 // budgets returns the report's budget lines: the RPO budget once the run was

@@ -132,7 +132,8 @@ type Report struct {
 	// Canary is the damage planted into copies of some users' observation to
 	// prove the verifier catches it; nil for a run that verified nothing.
 	Canary *Canary `json:"canary,omitempty"`
-	// Notes say what the verifier could not look at.
+	// Notes say what the verifier could not look at, and, after a check step,
+	// which damage was the server's own before any fault.
 	Notes []string `json:"notes,omitempty"`
 
 	// Artifacts are the files of the run directory, filled in when it is written.

@@ -111,7 +111,7 @@ func TestMillionUserReport(t *testing.T) {
 		"… and 1,034 more damaged users, counted but not listed here",
 		"Verdicts by class", "By kind of item",
 		"Canary: 7 of 7 planted damages caught",
-		"Not checked", "collections not compared for 10 present items",
+		"Notes", "collections not compared for 10 present items",
 		"40 with items rewritten by the server", "DURATION: PT60M -> PT1H",
 		"written to /dav/", "found in /dav/",
 		"user0000003",
