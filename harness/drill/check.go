@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/firedrill/firedrill/harness/accounts"
-	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/ledger"
+	"github.com/firedrill/firedrill/harness/model"
 	"github.com/firedrill/firedrill/harness/observe"
 	"github.com/firedrill/firedrill/harness/report"
 	"github.com/firedrill/firedrill/harness/verify"
