@@ -107,6 +107,25 @@ func TestRehearseApprovesCorrectMigration(t *testing.T) {
 	}
 }
 
+// TestRehearseOnDavicalProvesTheBackupDespiteDavicalsOwnLosses rehearses the
+// correct migration on the davical stack. DAViCal rolls back acknowledged
+// WebDAV file PUTs (D1), so its users are damaged before anything happens:
+// the proof must not blame the backup for that (the side stack holds what
+// the primary held at the check), and the decision must not call the service
+// safe, saying which damage was the server's own.
+func TestRehearseOnDavicalProvesTheBackupDespiteDavicalsOwnLosses(t *testing.T) {
+	st, stdout, d := rehearseCLI(t, "--procedure", "builtin:san-migration", "--stack", "davical")
+	if st != exitFail || d.Verdict != rehearse.NoGo {
+		t.Fatalf("exit %d, verdict %s (%s); want 1, no-go (DAViCal loses acknowledged app data)", st, d.Verdict, d.Reason)
+	}
+	if !d.Proof.Proven() || d.Proof.ServerOwn == nil || d.Proof.ServerOwn.Same != d.Proof.ServerOwn.After {
+		t.Fatalf("proof %+v: want it proven, all of its damage the server's own", d.Proof)
+	}
+	if !strings.Contains(stdout, "the server's own doing") {
+		t.Errorf("the output does not say whose damage it was")
+	}
+}
+
 func TestRehearseRejectsBotchedMigration(t *testing.T) {
 	st, stdout, d := rehearseCLI(t, "--procedure", "builtin:san-migration-botched")
 	if st != exitFail || d.Verdict != rehearse.NoGo {

@@ -156,6 +156,13 @@ type ServerOwn struct {
 	Complete bool `json:"complete"`
 }
 
+// allOfIt reports whether every damaged item the verification listed was
+// damaged the same way at the check, and there was some, with complete
+// lists: the damage is all the server's own.
+func (o *ServerOwn) allOfIt() bool {
+	return o != nil && o.Complete && o.After > 0 && o.Same == o.After
+}
+
 // attribution counts, as the final verification reads users, which of their
 // damaged items the check before any fault found damaged the same way.
 type attribution struct {

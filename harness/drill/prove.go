@@ -37,14 +37,20 @@ type Proof struct {
 	Result   *verify.Result   `json:"result,omitempty"`
 	// Damaged names the users not intact on the side stack.
 	Damaged []string `json:"damaged,omitempty"`
+	// ServerOwn, when set, says the side stack's damage was all the
+	// server's own: every damaged item was damaged the same way at a check
+	// before the backup (a third-party server's defects), so the backup
+	// brought back what the primary held and is proven.
+	ServerOwn *ServerOwn `json:"server_own,omitempty"`
 	// Removed is what tearing the side stack down removed.
 	Removed stack.Counts `json:"removed"`
 }
 
 // Proven reports whether the backup was restored and every user on it is
-// intact.
+// intact, or damaged only as the server itself had damaged them before the
+// backup (ServerOwn).
 func (p *Proof) Proven() bool {
-	return p != nil && p.Refusal == "" && p.Result != nil && p.Result.Status == verify.Pass
+	return p != nil && p.Refusal == "" && p.Result != nil && (p.Result.Status == verify.Pass || p.ServerOwn.allOfIt())
 }
 
 // RefusedError stops a run whose backup is not proven: no verified backup
@@ -132,7 +138,8 @@ func (d *runner) prove(ctx context.Context, touches []string) (string, error) {
 		return refuse("the backup could not be restored into a side stack: %v", err)
 	}
 	p.Restored = restored
-	res, err := d.verifySide(ctx, restored, users, point)
+	attr := &attribution{b: d.found.before, classes: map[string]int{}}
+	res, err := d.verifySide(ctx, restored, users, point, attr.add)
 	p.RTO = restored.RTO()
 	if err != nil {
 		return "", err
@@ -143,7 +150,12 @@ func (d *runner) prove(ctx context.Context, touches []string) (string, error) {
 			p.Damaged = append(p.Damaged, u.User+" ("+string(u.Verdict)+")")
 		}
 	}
-	if res.Status != verify.Pass {
+	if own := attr.result(); res.Status == verify.Fail && own.allOfIt() {
+		// The side stack holds what the primary held: the damage is the
+		// server's own, found at the check before the backup, not the
+		// backup's.
+		p.ServerOwn = own
+	} else if res.Status != verify.Pass {
 		who := ""
 		if len(p.Damaged) > 0 {
 			who = "; not intact: " + strings.Join(first(p.Damaged, 10), ", ")
@@ -155,8 +167,12 @@ func (d *runner) prove(ctx context.Context, touches []string) (string, error) {
 	if err := d.backups.session.Stop(ctx); err != nil {
 		d.say.Say("stopping the backup agents reported: %v", err)
 	}
+	found := res.Summary(3, 2)
+	if p.ServerOwn != nil {
+		found = fmt.Sprintf("every user as the primary held them: the %d damaged items were damaged the same way at the check before the backup (the server's own doing, not the backup's)", p.ServerOwn.After)
+	}
 	return fmt.Sprintf("backup %s on volume %s (failure domain %s), outside what the procedure touches (%s), restored into a side stack in %s: %s; side stack removed, backup agents stopped",
-		p.Backup, cat.Volume.Name, cat.Volume.Domain, strings.Join(p.Touched, ", "), p.RTO.Total.Round(100*time.Millisecond), res.Summary(3, 2)), nil
+		p.Backup, cat.Volume.Name, cat.Volume.Domain, strings.Join(p.Touched, ", "), p.RTO.Total.Round(100*time.Millisecond), found), nil
 }
 
 // touched resolves what a procedure touches into volume names and failure
@@ -184,7 +200,7 @@ func (d *runner) touched(touches []string, backupVolume stack.Volume) (vols, dom
 
 // verifySide reads the users back from the side stack and checks them
 // against the ledger as it was when the backup was proven.
-func (d *runner) verifySide(ctx context.Context, restored *backup.Restored, users []accounts.Account, point int64) (verify.Result, error) {
+func (d *runner) verifySide(ctx context.Context, restored *backup.Restored, users []accounts.Account, point int64, each func(verify.UserResult)) (verify.Result, error) {
 	end := restored.Begin(backup.PhaseVerified)
 	url, err := restored.Stack.URL(ctx)
 	if err != nil {
@@ -203,7 +219,8 @@ func (d *runner) verifySide(ctx context.Context, restored *backup.Restored, user
 	}
 	err = observe.Each(ctx, observe.Options{Server: url, Accounts: users, KeepBodies: true, PhotosURL: d.def.Files.Photos, AppsURL: d.def.Files.Apps, Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY},
 		func(uo model.UserObservation) error {
-			_, err := saver.User(uo)
+			ur, err := saver.User(uo)
+			each(ur)
 			return err
 		})
 	if err != nil {

@@ -76,7 +76,7 @@ func fill(r *report.Report, f facts, runErr error) error {
 // already so at the check before any fault, when it was (and the lists were
 // complete): the server's own doing, not the drill's.
 func creditServer(r *report.Report, own *ServerOwn) {
-	if own != nil && r.Verdict == report.Fail && own.After > 0 && own.Same == own.After && own.Complete {
+	if r.Verdict == report.Fail && own.allOfIt() {
 		r.Reason += "; every damaged item was already so at the check before any fault: the server's own doing, and the restore brought back all it had kept"
 	}
 }

@@ -186,7 +186,13 @@ func Decide(out *drill.Outcome, runErr error) *Decision {
 	switch res.Status {
 	case verify.Pass:
 	case verify.Fail:
-		why = append(why, fmt.Sprintf("after the procedure %s; damaged users: %s", res.Reason, strings.Join(firstN(d.Damaged, 20), ", ")))
+		line := fmt.Sprintf("after the procedure %s; damaged users: %s", res.Reason, strings.Join(firstN(d.Damaged, 20), ", "))
+		if own := out.ServerOwn; own != nil && own.Same > 0 {
+			// Only the users checked before the procedure can be told
+			// apart: the others wrote while it ran.
+			line += fmt.Sprintf(" (%d of the %d damaged items were damaged the same way at the check before the procedure: the server's own doing)", own.Same, own.After)
+		}
+		why = append(why, line)
 	default:
 		why = append(why, "after the procedure not every user could be verified, so it is not proven safe: "+res.Reason)
 	}
@@ -199,7 +205,7 @@ func Decide(out *drill.Outcome, runErr error) *Decision {
 	d.Verdict, d.Reason = NoGo, strings.Join(why, "; ")
 	p := out.Proof
 	d.WayBack = fmt.Sprintf("restore the proven backup %s from %s into a fresh stack: it took %s in the proof, with %s",
-		p.Backup, volumeLine(p), short(p.RTO.Total), p.Result.Reason)
+		p.Backup, volumeLine(p), short(p.RTO.Total), proofFound(p))
 	if d.Phones != nil {
 		d.WayBack += fmt.Sprintf("; it does not hold the %d writes acknowledged after it", d.Phones.AckedAfterProof)
 	}
@@ -247,6 +253,16 @@ func indent(s string) string {
 	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
 }
 
+// proofFound says what the proof found on the side stack: its verdict, and,
+// when the server had damaged some items itself before the backup, that the
+// side stack holds them as the primary did.
+func proofFound(p *drill.Proof) string {
+	if p.ServerOwn != nil {
+		return fmt.Sprintf("%s, every one of them damaged the same way on the primary at the check before the backup (the server's own doing, not the backup's)", p.Result.Reason)
+	}
+	return p.Result.Reason
+}
+
 // Save writes the decision as JSON.
 func (d *Decision) Save(path string) error {
 	b, err := json.MarshalIndent(d, "", "  ")
@@ -263,7 +279,7 @@ func (d *Decision) Save(path string) error {
 func (d *Decision) Write(w io.Writer) {
 	fmt.Fprintf(w, "rehearsal: %s\n  %s\n", strings.ToUpper(string(d.Verdict)), strings.ReplaceAll(d.Reason, "\n", "\n  "))
 	if p := d.Proof; p != nil && p.Proven() {
-		fmt.Fprintf(w, "  backup: %s on %s, proven: restored into a side stack in %s (RTO), %s\n", p.Backup, volumeLine(p), short(p.RTO.Total), p.Result.Reason)
+		fmt.Fprintf(w, "  backup: %s on %s, proven: restored into a side stack in %s (RTO), %s\n", p.Backup, volumeLine(p), short(p.RTO.Total), proofFound(p))
 	}
 	if o := d.Procedure; o != nil {
 		state := "succeeded"

@@ -149,6 +149,7 @@ func Scenario(cfg Config) (drill.Scenario, error) {
 			// nothing.
 			{Do: drill.Populate},
 			{Do: drill.Load, Users: drill.Share{From: 0, To: 0.5}, Say: "The first half of the users' phones sync their data: what the procedure will find in the database."},
+			{Do: drill.Check, Say: "Before anything else, read those users back from the service: whatever already differs from what it acknowledged is the server's own doing, which neither the backup nor the procedure is to blame for."},
 			{Do: drill.BaseBackup, Say: fmt.Sprintf("Before the procedure, the %s strategy takes a backup: the way back if the procedure goes wrong.", cfg.Backup)},
 			{Do: drill.ProveBackup, Touches: touches},
 			{Do: drill.Load, Users: drill.Share{From: 0.5, To: 1}, Faults: []fault.Spec{spec},
