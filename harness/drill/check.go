@@ -75,9 +75,11 @@ func (d *runner) check(ctx context.Context) (string, error) {
 		return "", err
 	}
 	b := &before{users: len(users), items: map[damage]bool{}}
+	prog := d.verifyProgress(int64(len(users)), "check")
 	err = observe.Each(ctx, observe.Options{Server: url, Accounts: users, KeepBodies: true, PhotosURL: d.def.Files.Photos, AppsURL: d.def.Files.Apps,
 		Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY}, func(uo model.UserObservation) error {
 		ur, err := saver.User(uo)
+		prog(ur)
 		for _, dm := range damagedItems(ur) {
 			b.items[dm] = true
 		}

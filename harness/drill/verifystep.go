@@ -61,7 +61,7 @@ func (d *runner) verify(ctx context.Context) (string, error) {
 			nStores++
 		}
 	}
-	prog := d.verifyProgress(int64(len(d.phones.all)))
+	prog := d.verifyProgress(int64(len(d.phones.all)), "verify")
 	attr := &attribution{b: d.found.before, classes: map[string]int{}}
 	err = observe.Each(ctx, observe.Options{Server: url, Accounts: d.phones.all, KeepBodies: true, PhotosURL: d.def.Files.Photos, AppsURL: d.def.Files.Apps,
 		Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY}, func(uo model.UserObservation) error {
@@ -114,9 +114,10 @@ func comparePhones(stores []workload.DeviceStore, uo model.UserObservation) []st
 }
 
 // verifyProgress returns what to call with each user's verdict: it tells the
-// watcher, at most every progressEvery, how many users are verified and how
-// many are intact or damaged so far, with an ETA.
-func (d *runner) verifyProgress(total int64) func(verify.UserResult) {
+// watcher, at most every progressEvery, how many users of the phase ("verify",
+// or "check" before any fault) are verified and how many are intact or
+// damaged so far, with an ETA.
+func (d *runner) verifyProgress(total int64, phase string) func(verify.UserResult) {
 	w := d.opts.Watch
 	if w == nil {
 		return func(verify.UserResult) {}
@@ -135,7 +136,7 @@ func (d *runner) verifyProgress(total int64) func(verify.UserResult) {
 			return
 		}
 		last = time.Now()
-		p := Progress{At: last, Phase: "verify", Done: done, Total: total, Unit: "users", Intact: intact, Damaged: damaged}
+		p := Progress{At: last, Phase: phase, Done: done, Total: total, Unit: "users", Intact: intact, Damaged: damaged}
 		if el := time.Since(start); done < total {
 			p.ETA = time.Duration(float64(el) * float64(total-done) / float64(done))
 		}

@@ -30,7 +30,7 @@ type Watcher interface {
 // Progress is how far a long phase of a drill is.
 type Progress struct {
 	At    time.Time
-	Phase string        // "load", "verify"
+	Phase string        // "populate", "load", "check", "verify"
 	Done  int64         // units done: writes for load, users for verify
 	Total int64         // units planned; 0 when unknown
 	Unit  string        // "writes", "users"

@@ -215,10 +215,11 @@
   function verification() {
     var v = phase("verify");
     if (v) return v;
-    return st.phases.find(function (p) { return p.intact + p.damaged > 0; });
+    // A check before any fault is not the verdict's verification.
+    return st.phases.find(function (p) { return p.phase !== "check" && p.intact + p.damaged > 0; });
   }
 
-  var names = { load: "Phones syncing", verify: "Verifying users", observe: "Reading every user back" };
+  var names = { load: "Phones syncing", check: "Checking users before any fault", verify: "Verifying users", observe: "Reading every user back" };
   function renderPhases() {
     var box = $("phases");
     if (!st.phases.length) return;
