@@ -46,22 +46,9 @@ func (d *runner) check(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := d.phones.ledger.Sync(); err != nil {
-		return "", fmt.Errorf("save ledger: %w", err)
-	}
-	l, err := d.ledgerNow()
+	l, users, err := d.writersSoFar(d.phones.accts)
 	if err != nil {
 		return "", err
-	}
-	wrote := map[string]bool{}
-	for _, u := range l.Users() {
-		wrote[u] = true
-	}
-	var users []accounts.Account
-	for _, a := range d.phones.accts {
-		if wrote[a.Username] {
-			users = append(users, a)
-		}
 	}
 	if len(users) == 0 {
 		return "", fmt.Errorf("check: no phone has written yet; put the check after a load step")
@@ -74,25 +61,14 @@ func (d *runner) check(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b := &before{users: len(users), items: map[damage]bool{}}
+	b := &before{items: map[damage]bool{}}
 	prog := d.verifyProgress(int64(len(users)), "check")
-	err = observe.Each(ctx, observe.Options{Server: url, Accounts: users, KeepBodies: true, PhotosURL: d.def.Files.Photos, AppsURL: d.def.Files.Apps,
-		Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY}, func(uo model.UserObservation) error {
-		ur, err := saver.User(uo)
+	res, err := d.observeAndCheck(ctx, url, users, saver, func(_ model.UserObservation, ur verify.UserResult) {
 		prog(ur)
-		for _, dm := range damagedItems(ur) {
-			b.items[dm] = true
-		}
-		b.omitted += ur.Omitted
-		return err
+		b.add(ur)
 	})
 	if err != nil {
-		saver.Abandon()
 		return "", fmt.Errorf("observe users: %w", err)
-	}
-	res, err := saver.Close()
-	if err != nil {
-		return "", err
 	}
 	b.summary = res.Summary(3, 2)
 	d.found.before = b
@@ -113,17 +89,62 @@ func savedCheck(dir *report.RunDir, l *ledger.Ledger) (*before, error) {
 		return nil, fmt.Errorf("load check input: %w", err)
 	}
 	b := &before{items: map[damage]bool{}}
-	_, err := checkSavedEach(l, filepath.Join(dir.Path, CheckObservationFile), in, func(ur verify.UserResult) {
-		b.users++
-		for _, dm := range damagedItems(ur) {
-			b.items[dm] = true
-		}
-		b.omitted += ur.Omitted
-	})
+	_, err := checkSavedEach(l, filepath.Join(dir.Path, CheckObservationFile), in, b.add)
 	if err != nil {
 		return nil, fmt.Errorf("re-check the check step's observation: %w", err)
 	}
 	return b, nil
+}
+
+// add takes in one user's result at the check.
+func (b *before) add(ur verify.UserResult) {
+	b.users++
+	for _, dm := range damagedItems(ur) {
+		b.items[dm] = true
+	}
+	b.omitted += ur.Omitted
+}
+
+// writersSoFar saves and decodes the ledger and returns it with those of
+// accts who have written so far, in their order.
+func (d *runner) writersSoFar(accts []accounts.Account) (*ledger.Ledger, []accounts.Account, error) {
+	if err := d.phones.ledger.Sync(); err != nil {
+		return nil, nil, fmt.Errorf("save ledger: %w", err)
+	}
+	l, err := d.ledgerNow()
+	if err != nil {
+		return nil, nil, err
+	}
+	wrote := map[string]bool{}
+	for _, u := range l.Users() {
+		wrote[u] = true
+	}
+	var users []accounts.Account
+	for _, a := range accts {
+		if wrote[a.Username] {
+			users = append(users, a)
+		}
+	}
+	return l, users, nil
+}
+
+// observeAndCheck reads users back from the server at url, user by user,
+// checks each with saver (which saves what was read) and tells each with the
+// user's observation and result. On error the saved observation is
+// abandoned.
+func (d *runner) observeAndCheck(ctx context.Context, url string, users []accounts.Account, saver *Saver, each func(model.UserObservation, verify.UserResult)) (verify.Result, error) {
+	opts := observe.Options{Server: url, Accounts: users, KeepBodies: true, PhotosURL: d.def.Files.Photos, AppsURL: d.def.Files.Apps,
+		Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY}
+	err := observe.Each(ctx, opts, func(uo model.UserObservation) error {
+		ur, err := saver.User(uo)
+		each(uo, ur)
+		return err
+	})
+	if err != nil {
+		saver.Abandon()
+		return verify.Result{}, err
+	}
+	return saver.Close()
 }
 
 // damagedItems lists the damaged items of a user's result.

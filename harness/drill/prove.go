@@ -13,7 +13,6 @@ import (
 	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/backup"
 	"github.com/firedrill/firedrill/harness/model"
-	"github.com/firedrill/firedrill/harness/observe"
 	"github.com/firedrill/firedrill/harness/stack"
 	"github.com/firedrill/firedrill/harness/verify"
 )
@@ -96,24 +95,11 @@ func (d *runner) prove(ctx context.Context, touches []string) (string, error) {
 			which, cat.Volume.Name, cat.Volume.Domain, strings.Join(p.Touched, ", "))
 	}
 
-	if err := d.phones.ledger.Sync(); err != nil {
-		return "", fmt.Errorf("save ledger: %w", err)
-	}
-	point := d.phones.ledger.Now()
-	l, err := d.ledgerNow()
+	_, users, err := d.writersSoFar(d.phones.all)
 	if err != nil {
 		return "", err
 	}
-	wrote := map[string]bool{}
-	for _, u := range l.Users() {
-		wrote[u] = true
-	}
-	var users []accounts.Account
-	for _, a := range d.phones.all {
-		if wrote[a.Username] {
-			users = append(users, a)
-		}
-	}
+	point := d.phones.ledger.Now()
 	if len(users) == 0 {
 		return refuse("nothing to prove the backup with: no user has written yet; load some users (a load step with a users share) before prove-backup")
 	}
@@ -217,21 +203,10 @@ func (d *runner) verifySide(ctx context.Context, restored *backup.Restored, user
 		end("failed")
 		return verify.Result{}, err
 	}
-	err = observe.Each(ctx, observe.Options{Server: url, Accounts: users, KeepBodies: true, PhotosURL: d.def.Files.Photos, AppsURL: d.def.Files.Apps, Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY},
-		func(uo model.UserObservation) error {
-			ur, err := saver.User(uo)
-			each(ur)
-			return err
-		})
+	res, err := d.observeAndCheck(ctx, url, users, saver, func(_ model.UserObservation, ur verify.UserResult) { each(ur) })
 	if err != nil {
-		saver.Abandon()
 		end("failed")
 		return verify.Result{}, fmt.Errorf("observe the side stack: %w", err)
-	}
-	res, err := saver.Close()
-	if err != nil {
-		end("failed")
-		return verify.Result{}, err
 	}
 	end(string(res.Status))
 	return res, nil

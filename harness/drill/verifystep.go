@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/harness/model"
-	"github.com/firedrill/firedrill/harness/observe"
 	"github.com/firedrill/firedrill/harness/verify"
 	"github.com/firedrill/firedrill/harness/workload"
 )
@@ -63,21 +62,13 @@ func (d *runner) verify(ctx context.Context) (string, error) {
 	}
 	prog := d.verifyProgress(int64(len(d.phones.all)), "verify")
 	attr := &attribution{b: d.found.before, classes: map[string]int{}}
-	err = observe.Each(ctx, observe.Options{Server: url, Accounts: d.phones.all, KeepBodies: true, PhotosURL: d.def.Files.Photos, AppsURL: d.def.Files.Apps,
-		Progress: d.opts.Progress, ProgressTTY: d.opts.ProgressTTY}, func(uo model.UserObservation) error {
-		ur, err := saver.User(uo)
+	res, err := d.observeAndCheck(ctx, url, d.phones.all, saver, func(uo model.UserObservation, ur verify.UserResult) {
 		prog(ur)
 		attr.add(ur)
 		d.found.phones = append(d.found.phones, comparePhones(stores[uo.User], uo)...)
-		return err
 	})
 	if err != nil {
-		saver.Abandon()
 		return "", fmt.Errorf("observe users: %w", err)
-	}
-	res, err := saver.Close()
-	if err != nil {
-		return "", err
 	}
 	if end != nil {
 		end(string(res.Status))

@@ -157,11 +157,6 @@ func Require(ctx context.Context, cli client.APIClient, names ...string) error {
 	return nil
 }
 
-func image(ref, tag string) string {
-	repo, _, _ := strings.Cut(ref, ":")
-	return repo + ":" + tag
-}
-
 // Named returns the name of firedrill's image that ref means: its repository
 // alone, with its human tag (e.g. firedrill/davical:1.1.12) or with the tag
 // of its recipe's hash; false for any other image.
@@ -172,7 +167,7 @@ func Named(ref string) (string, bool) {
 		if repo != r.repo {
 			continue
 		}
-		if ref, err := Ref(name); tag == "" || tag == r.alias || (err == nil && ref == image(ref, tag)) {
+		if recipeRef, err := Ref(name); tag == "" || tag == r.alias || (err == nil && recipeRef == ref) {
 			return name, true
 		}
 	}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/firedrill/firedrill/harness/accounts"
 	"github.com/firedrill/firedrill/harness/images"
-	"github.com/firedrill/firedrill/harness/retry"
 	"github.com/firedrill/firedrill/harness/stack"
+	"github.com/firedrill/firedrill/harness/stackdef"
 	"github.com/testcontainers/testcontainers-go"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
@@ -142,58 +142,11 @@ func (s *Server) RadicaleDropCache(ctx context.Context) error {
 }
 
 // propfindReady waits until the server answers an authenticated PROPFIND of
-// urlPath with 207: logins work and the storage answers. (testcontainers'
-// HTTP strategy allows only the standard methods.)
+// urlPath with 207: logins work and the storage answers.
 func propfindReady(port, urlPath string, user accounts.Account, timeout time.Duration) wait.Strategy {
-	return &propfindStrategy{port: port, path: urlPath, user: user, timeout: timeout}
-}
-
-type propfindStrategy struct {
-	port, path string
-	user       accounts.Account
-	timeout    time.Duration
-}
-
-// WaitUntilReady polls until the PROPFIND answers 207 or the timeout passes.
-func (p *propfindStrategy) WaitUntilReady(ctx context.Context, target wait.StrategyTarget) error {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	hc := &http.Client{Timeout: 10 * time.Second}
-	err := retry.Until(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
-		if state, err := target.State(ctx); err == nil && state != nil && !state.Running {
-			return false, retry.Stop(fmt.Errorf("the container stopped (exit code %d)", state.ExitCode))
-		}
-		code, err := p.try(ctx, hc, target)
-		if err == nil && code != http.StatusMultiStatus {
-			err = fmt.Errorf("status %d", code)
-		}
-		return err == nil, err
+	ready := stackdef.Ready{Path: urlPath, Method: "PROPFIND", Status: []int{http.StatusMultiStatus}, Timeout: stackdef.Duration(timeout)}
+	return stack.WaitForRequest(ready, port, "the server as "+user.Username, func(req *http.Request) {
+		req.Header.Set("Depth", "0")
+		req.SetBasicAuth(user.Username, user.Password)
 	})
-	if err != nil {
-		return fmt.Errorf("wait for PROPFIND %s as %s to answer 207: %w", p.path, p.user.Username, err)
-	}
-	return nil
-}
-
-func (p *propfindStrategy) try(ctx context.Context, hc *http.Client, target wait.StrategyTarget) (int, error) {
-	host, err := target.Host(ctx)
-	if err != nil {
-		return 0, err
-	}
-	port, err := target.MappedPort(ctx, p.port)
-	if err != nil {
-		return 0, err
-	}
-	req, err := http.NewRequestWithContext(ctx, "PROPFIND", "http://"+host+":"+port.Port()+p.path, nil)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Depth", "0")
-	req.SetBasicAuth(p.user.Username, p.user.Password)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
 }

@@ -12,17 +12,25 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 )
 
-// readyStrategy waits until a definition's ready request (any method,
-// PROPFIND too, which testcontainers' HTTP wait refuses) is answered with
-// one of its statuses, and gives up at once when the container stops.
-type readyStrategy struct {
-	ready stackdef.Ready
-	port  string // e.g. "8080/tcp"
-	name  string
+// WaitForRequest returns a wait strategy that polls, every 100 ms until
+// ready.Timeout, until a request of ready.Method to ready.Path on the
+// container's port (e.g. "8080/tcp") is answered with one of ready.Status,
+// and gives up at once when the container stops. Any method works, PROPFIND
+// too, which testcontainers' HTTP wait refuses; prepare, when set, adds to
+// each request (headers, a login). who names the server in its error.
+func WaitForRequest(ready stackdef.Ready, port, who string, prepare func(*http.Request)) wait.Strategy {
+	return &requestStrategy{ready: ready, port: port, who: who, prepare: prepare}
+}
+
+type requestStrategy struct {
+	ready   stackdef.Ready
+	port    string
+	who     string
+	prepare func(*http.Request)
 }
 
 // WaitUntilReady implements wait.Strategy.
-func (r *readyStrategy) WaitUntilReady(ctx context.Context, target wait.StrategyTarget) error {
+func (r *requestStrategy) WaitUntilReady(ctx context.Context, target wait.StrategyTarget) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(r.ready.Timeout))
 	defer cancel()
 	hc := &http.Client{Timeout: 10 * time.Second}
@@ -37,12 +45,12 @@ func (r *readyStrategy) WaitUntilReady(ctx context.Context, target wait.Strategy
 		return err == nil, err
 	})
 	if err != nil {
-		return fmt.Errorf("wait for %s %s of %s to answer %v: %w", r.ready.Method, r.ready.Path, r.name, r.ready.Status, err)
+		return fmt.Errorf("wait for %s %s of %s to answer %v: %w", r.ready.Method, r.ready.Path, r.who, r.ready.Status, err)
 	}
 	return nil
 }
 
-func (r *readyStrategy) try(ctx context.Context, hc *http.Client, target wait.StrategyTarget) (int, error) {
+func (r *requestStrategy) try(ctx context.Context, hc *http.Client, target wait.StrategyTarget) (int, error) {
 	host, err := target.Host(ctx)
 	if err != nil {
 		return 0, err
@@ -54,6 +62,9 @@ func (r *readyStrategy) try(ctx context.Context, hc *http.Client, target wait.St
 	req, err := http.NewRequestWithContext(ctx, r.ready.Method, "http://"+host+":"+port.Port()+r.ready.Path, nil)
 	if err != nil {
 		return 0, err
+	}
+	if r.prepare != nil {
+		r.prepare(req)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

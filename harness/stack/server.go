@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/firedrill/firedrill/harness/accounts"
+	"github.com/firedrill/firedrill/harness/dav"
 	"github.com/firedrill/firedrill/harness/images"
 	"github.com/firedrill/firedrill/harness/stackdef"
 	"github.com/testcontainers/testcontainers-go"
@@ -125,7 +126,7 @@ func RunServer(ctx context.Context, run *Run, networkName string, def *stackdef.
 		tcnetwork.WithNetworkName([]string{cfg.alias}, networkName),
 		testcontainers.WithEnv(env),
 		testcontainers.WithExposedPorts(port),
-		testcontainers.WithWaitStrategy(&readyStrategy{ready: ready, port: port, name: def.Name}),
+		testcontainers.WithWaitStrategy(WaitForRequest(ready, port, def.Name, nil)),
 	)
 	if ctr != nil {
 		run.track(ctr)
@@ -210,7 +211,7 @@ func (s *Server) Provision(ctx context.Context, users []accounts.Account) error 
 		if err != nil {
 			return err
 		}
-		return accounts.Provision(ctx, &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}, u, s.AdminToken, users, 8)
+		return accounts.Provision(ctx, dav.NewHTTPClient(8), u, s.AdminToken, users, 8)
 	case stackdef.CSVExec:
 		var csv bytes.Buffer
 		if err := accounts.Write(&csv, users); err != nil {

@@ -285,8 +285,10 @@ func (d *Definition) defaults() {
 type problem struct{ field, msg string }
 
 var (
-	nameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,30}$`)
-	aliasRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+	nameRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,30}$`)
+	aliasRE    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+	databaseRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+	methodRE   = regexp.MustCompile(`^[A-Z]+$`)
 )
 
 // problems checks the decoded definition.
@@ -306,7 +308,7 @@ func (d *Definition) problems() []problem {
 	} else if d.Server.Alias == d.Database.Alias {
 		bad("server.alias", "%q is the database's alias too: give the server a host name of its own", d.Server.Alias)
 	}
-	if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`).MatchString(d.Database.Name) {
+	if !databaseRE.MatchString(d.Database.Name) {
 		bad("database.name", "%q: want a PostgreSQL database name of letters, digits and _", d.Database.Name)
 	}
 	for i, s := range d.Database.Setup {
@@ -333,7 +335,7 @@ func (d *Definition) problems() []problem {
 	if !strings.HasPrefix(d.Server.Ready.Path, "/") {
 		bad("server.ready.path", "%q: want the path of a request that answers once the server serves, e.g. /healthz", d.Server.Ready.Path)
 	}
-	if !regexp.MustCompile(`^[A-Z]+$`).MatchString(d.Server.Ready.Method) {
+	if !methodRE.MatchString(d.Server.Ready.Method) {
 		bad("server.ready.method", "%q: want an HTTP method such as GET or PROPFIND", d.Server.Ready.Method)
 	}
 	for _, s := range d.Server.Ready.Status {
